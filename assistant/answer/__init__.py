@@ -1,0 +1,1 @@
+"""Composing answers: extractive (offline, deterministic) and LLM (any OpenAI-compatible endpoint)."""

@@ -1,0 +1,67 @@
+"""The offline composer: the best-supported sentences of the top chunks, each cited."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.retrieval import Retrieved
+from assistant.tokens import sentences, stems
+
+MAX_SENTENCES = 4
+MAX_CHARS = 700
+
+
+@dataclass
+class Candidate:
+    source: int  # 1-based position in the retrieved list
+    order: int
+    text: str
+    score: float
+
+
+def _candidates(question: str, retrieved: Sequence[Retrieved]) -> list[Candidate]:
+    wanted = set(stems(question))
+    candidates: list[Candidate] = []
+    for position, hit in enumerate(retrieved, start=1):
+        prior = 1.0 / position
+        lines = sentences(hit.chunk.text)
+        if hit.chunk.collection == "faq" and lines and lines[0].strip() == hit.chunk.title.strip():
+            lines = lines[1:]  # the question itself is not an answer
+        for order, sentence in enumerate(lines):
+            words = stems(sentence)
+            if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":"):
+                continue
+            overlap = len(wanted & set(words))
+            score = overlap / math.sqrt(len(set(words)) + 2) + 0.6 * prior + (0.15 if order == 0 else 0.0)
+            candidates.append(Candidate(position, order, sentence, score))
+    return candidates
+
+
+def extractive_answer(question: str, retrieved: Sequence[Retrieved], quote: bool = False) -> str:
+    """A short answer with [n] markers, built only from sentences of the retrieved chunks."""
+    if not retrieved:
+        return ""
+    candidates = _candidates(question, retrieved)
+    chosen: list[Candidate] = []
+    length = 0
+    primary = [c for c in candidates if c.source == 1]
+    others = [c for c in candidates if c.source != 1]
+    # Mostly the best chunk (it reads coherently), topped up by the strongest sentence of another.
+    for pool, limit in ((primary, MAX_SENTENCES - 1), (others, 1)):
+        for candidate in sorted(pool, key=lambda c: -c.score):
+            if len([c for c in chosen if c in pool]) >= limit or length + len(candidate.text) > MAX_CHARS:
+                continue
+            chosen.append(candidate)
+            length += len(candidate.text)
+    if not chosen:
+        return ""
+    paragraphs: list[str] = []
+    for source in sorted({c.source for c in chosen}):
+        picked = sorted((c for c in chosen if c.source == source), key=lambda c: c.order)
+        body = " ".join(c.text for c in picked)
+        paragraphs.append(f"{body} [{source}]")
+    if quote:
+        return "\n>\n".join("> " + p for p in paragraphs)
+    return "\n\n".join(paragraphs)

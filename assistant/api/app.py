@@ -1,0 +1,240 @@
+"""The FastAPI application: chat (plain and streaming), feedback, health, widget and document pages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.api.pages import router as pages_router
+from assistant.api.profiles import Profile, load_profiles
+from assistant.api.schemas import ChatRequest, ChatResponse, FeedbackRequest, FeedbackResponse
+from assistant.config import Settings, get_settings
+from assistant.errors import IndexNotReadyError
+from assistant.guards.normalize import normalized
+from assistant.guards.scrub import scrub
+from assistant.pipeline import Turn
+from assistant.retrieval import Filters
+from assistant.service import Assistant
+from assistant.storage import Database, FeedbackStore, SqlConversations, database_url
+
+log = logging.getLogger("assistant.api")
+
+
+class ApiError(Exception):
+    """A client error with a status code and a clear message."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        self.status, self.error, self.detail = status, error, detail
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return "malformed_json", [{"msg": "the request body is not valid JSON"}]
+    detail = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+        }
+        for e in errors
+    ]
+    return "invalid_request", detail
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """The app; tests pass their own settings and assistant."""
+    settings = settings or get_settings()
+    db = Database(database_url(settings))
+    if assistant is None:
+        assistant = Assistant(settings, conversations=SqlConversations(db))
+    profiles = load_profiles(settings.profiles_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="Onderwijsloket assistant",
+        version="0.1.0",
+        description="Cited answers about moving into Dutch education. Refusals are answers with a reason, not errors.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.assistant = assistant
+    app.state.db = db
+    app.state.feedback = FeedbackStore(db)
+    app.state.profiles = profiles
+    origins = sorted({origin for profile in profiles.values() for origin in profile.allowed_origins})
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization"],
+        max_age=600,
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        error, detail = _validation_detail(exc)
+        return JSONResponse(
+            {"error": error, "detail": detail}, status_code=400 if error == "malformed_json" else 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": "http_error", "detail": str(exc.detail)}, status_code=exc.status_code)
+
+    def profile_for(request: Request, name: str | None) -> Profile:
+        profile = profiles.get(name or "default")
+        if profile is None:
+            raise ApiError(404, "unknown_profile", f"profile {name!r} does not exist")
+        origin = request.headers.get("origin")
+        if origin and profile.allowed_origins and origin not in profile.allowed_origins:
+            raise ApiError(403, "origin_not_allowed", f"origin {origin} may not use profile {profile.id!r}")
+        return profile
+
+    def filters_for(body: ChatRequest, profile: Profile) -> Filters:
+        requested = body.filters
+        sectors = list(requested.sectors) if requested else []
+        roles = list(requested.roles) if requested else []
+        # A partner's own filters always apply; a request may narrow them, never widen them.
+        if profile.filters.sectors:
+            sectors = [s for s in sectors if s in profile.filters.sectors] or list(profile.filters.sectors)
+        if profile.filters.roles:
+            roles = [r for r in roles if r in profile.filters.roles] or list(profile.filters.roles)
+        return Filters(sectors=sectors, roles=roles)
+
+    def answer(body: ChatRequest, request: Request) -> Turn:
+        profile = profile_for(request, body.profile)
+        if body.conversation_id and not assistant.conversations.exists(body.conversation_id):
+            raise ApiError(
+                404, "unknown_conversation", f"conversation {body.conversation_id!r} does not exist"
+            )
+        try:
+            turn = assistant.ask(
+                body.message,
+                conversation_id=body.conversation_id,
+                filters=filters_for(body, profile),
+                channel=body.channel,
+                profile=profile.id,
+            )
+        except IndexNotReadyError as exc:
+            raise ApiError(503, "index_not_ready", str(exc)) from exc
+        except Exception:  # noqa: BLE001 - a visitor gets an honest fallback, never a 500
+            log.exception("pipeline failed")
+            language = "en" if body.message and _english(body.message) else "nl"
+            turn = Turn(raw="", conversation_id=body.conversation_id or "", language=language)
+            turn.finish("no_answer", "error", assistant.prompts.response("fallback_error", language))
+        if profile.handoff_url:
+            for referral in turn.referrals:
+                if referral.kind == "adviseur":
+                    referral.url = profile.handoff_url
+        return turn
+
+    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
+    async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+        """Answer one message with citations and referrals."""
+        turn = await to_thread.run_sync(answer, body, request)
+        return ChatResponse.from_turn(turn)
+
+    @app.post("/v1/chat/stream", tags=["chat"])
+    async def chat_stream(body: ChatRequest, request: Request) -> EventSourceResponse:
+        """The same answer as Server-Sent Events: meta, delta..., citations, referrals, done (or error)."""
+        profile_for(request, body.profile)
+        if body.conversation_id and not assistant.conversations.exists(body.conversation_id):
+            raise ApiError(
+                404, "unknown_conversation", f"conversation {body.conversation_id!r} does not exist"
+            )
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            try:
+                turn = await to_thread.run_sync(answer, body, request)
+            except ApiError as exc:
+                yield {"event": "error", "data": json.dumps({"error": exc.error, "detail": exc.detail})}
+                return
+            yield {
+                "event": "meta",
+                "data": json.dumps({"conversation_id": turn.conversation_id, "language": turn.language}),
+            }
+            for piece in pieces(turn.answer):
+                if await request.is_disconnected():
+                    return  # the visitor left: stop the work
+                yield {"event": "delta", "data": json.dumps({"text": piece}, ensure_ascii=False)}
+                await asyncio.sleep(0)
+            yield {
+                "event": "citations",
+                "data": json.dumps([c.model_dump(mode="json") for c in turn.citations], ensure_ascii=False),
+            }
+            yield {
+                "event": "referrals",
+                "data": json.dumps([r.model_dump(mode="json") for r in turn.referrals], ensure_ascii=False),
+            }
+            yield {"event": "done", "data": json.dumps({"status": turn.status, "reason": turn.reason})}
+
+        return EventSourceResponse(events(), ping=15)
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse, status_code=201, tags=["feedback"])
+    async def post_feedback(body: FeedbackRequest) -> FeedbackResponse:
+        """Store a thumbs up or down (with an optional, scrubbed comment)."""
+        if not assistant.conversations.exists(body.conversation_id):
+            raise ApiError(
+                404, "unknown_conversation", f"conversation {body.conversation_id!r} does not exist"
+            )
+        comment = scrub(normalized(body.comment)).text if body.comment else None
+        feedback_id = await to_thread.run_sync(
+            app.state.feedback.add, body.conversation_id, body.message_index, body.rating, comment
+        )
+        return FeedbackResponse(id=feedback_id)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """The index is loaded and answers can be given."""
+        ready = await to_thread.run_sync(lambda: assistant.retriever.ready)
+        body = {"status": "ready" if ready else "not_ready", "chunks": len(assistant.retriever.index.chunks)}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    app.include_router(pages_router)
+    return app
+
+
+def _english(text: str) -> bool:
+    from assistant.guards.language import detect_language
+
+    return detect_language(text) == "en"
+
+
+def pieces(text: str, size: int = 24) -> list[str]:
+    """The answer in small word-aligned pieces, so every composer streams the same way."""
+    out: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > size and current:
+            out.append(current + " ")
+            current = word
+        else:
+            current = candidate
+    if current:
+        out.append(current)
+    return out

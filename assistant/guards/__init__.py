@@ -1,0 +1,1 @@
+"""Input and output guardrails of the chat pipeline."""

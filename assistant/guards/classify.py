@@ -1,0 +1,118 @@
+"""Classifying a message: rules first, then meaning (embedding similarity to editor-kept example sets)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.prompts import Prompts
+
+INTENTS = (
+    "question",
+    "greeting",
+    "thanks",
+    "handoff",
+    "out_of_scope",
+    "prompt_injection",
+    "abuse",
+    "crisis",
+    "personal_verdict",
+)
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"}
+)
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[ ]?){12,}\b")
+
+
+@dataclass
+class Classification:
+    intent: str
+    source: str  # which rule set or example set decided
+    score: float = 1.0
+
+
+def decoded_variants(text: str) -> list[str]:
+    """Readings of a message that hide instructions: base64, hex, URL-encoding, ROT13, leetspeak, reversed, spaced."""
+    variants: list[str] = []
+    for token in _B64.findall(text):
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=False)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if sum(ch.isprintable() for ch in decoded) >= 0.9 * len(decoded) and re.search(
+            r"[a-zA-Z]{3,} [a-zA-Z]{2,}", decoded
+        ):
+            variants.append(decoded)
+    for token in _HEX.findall(text):
+        try:
+            variants.append(bytes.fromhex(token.replace(" ", "")).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+    if "%" in text:
+        variants.append(urllib.parse.unquote(text))
+    variants.append(codecs.decode(text, "rot13"))
+    variants.append(text.translate(_LEET))
+    variants.append(text[::-1])
+    # "n-e-g-e-e-r" or "i g n o r e": letters split by separators
+    joined = re.sub(r"(?<=\b\w)[ .\-_*]+(?=\w\b)", "", text)
+    if joined != text:
+        variants.append(joined)
+    return variants
+
+
+class Classifier:
+    """Rules from prompts/rules.yaml, then similarity to prompts/intents/*.yaml examples."""
+
+    def __init__(
+        self, prompts: Prompts, embedder: Embedder, threshold: float = 0.9, margin: float = 0.02
+    ) -> None:
+        self.prompts = prompts
+        self.embedder = embedder
+        self.threshold = threshold
+        self.margin = margin
+        self._examples: dict[str, np.ndarray] = {}
+
+    def _example_vectors(self) -> dict[str, np.ndarray]:
+        if not self._examples:
+            for intent, examples in self.prompts.intent_examples.items():
+                if examples:
+                    self._examples[intent] = self.embedder.embed_passages(examples)
+        return self._examples
+
+    def by_rules(self, text: str) -> str | None:
+        for intent in self.prompts.rule_order:
+            if any(p.search(text) for p in self.prompts.rule_patterns.get(intent, [])):
+                return intent
+        return None
+
+    def classify(self, text: str) -> Classification:
+        """The intent of one (already scrubbed) message."""
+        intent = self.by_rules(text)
+        if intent:
+            return Classification(intent, "rules")
+        for variant in decoded_variants(text):
+            hidden = self.by_rules(variant)
+            if hidden == "abuse":
+                return Classification("abuse", "decoded")
+            if hidden in ("prompt_injection", "out_of_scope"):
+                # An instruction someone took the trouble to encode is an injection attempt.
+                return Classification("prompt_injection", "decoded")
+        vectors = self._example_vectors()
+        if not vectors:
+            return Classification("question", "default", 0.0)
+        query = self.embedder.embed_query(text)
+        best = {intent: float(np.max(matrix @ query)) for intent, matrix in vectors.items()}
+        top = max(best, key=lambda k: best[k])
+        in_scope = best.get("question", 0.0)
+        if top != "question" and best[top] >= self.threshold and best[top] - in_scope >= self.margin:
+            return Classification(top, "examples", best[top])
+        return Classification("question", "examples", in_scope)

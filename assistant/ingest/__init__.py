@@ -1,0 +1,1 @@
+"""Reading the corpus, cutting it into chunks, and building the index."""
