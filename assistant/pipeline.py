@@ -196,7 +196,12 @@ def judge_answerability(turn: Turn, ctx: Context) -> None:
 # --- composing and checking -----------------------------------------------------------------------
 def _extractive(turn: Turn, ctx: Context) -> str:
     english = turn.language == "en"
-    body = extractive_answer(turn.question, turn.retrieved, quote=english)
+    body = extractive_answer(
+        turn.question,
+        turn.retrieved,
+        quote=english,
+        reject=lambda sentence: ctx.classifier.by_rules(sentence) == "prompt_injection",
+    )
     intro = ctx.prompts.response("extractive_intro", turn.language, turn.conversation_id)
     return f"{intro}\n\n{body}" if intro and body else body
 

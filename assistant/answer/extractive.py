@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.retrieval import Retrieved
@@ -21,7 +21,9 @@ class Candidate:
     score: float
 
 
-def _candidates(question: str, retrieved: Sequence[Retrieved]) -> list[Candidate]:
+def _candidates(
+    question: str, retrieved: Sequence[Retrieved], reject: Callable[[str], bool]
+) -> list[Candidate]:
     wanted = set(stems(question))
     candidates: list[Candidate] = []
     for position, hit in enumerate(retrieved, start=1):
@@ -31,7 +33,7 @@ def _candidates(question: str, retrieved: Sequence[Retrieved]) -> list[Candidate
             lines = lines[1:]  # the question itself is not an answer
         for order, sentence in enumerate(lines):
             words = stems(sentence)
-            if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":"):
+            if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":") or reject(sentence):
                 continue
             overlap = len(wanted & set(words))
             score = overlap / math.sqrt(len(set(words)) + 2) + 0.6 * prior + (0.15 if order == 0 else 0.0)
@@ -39,11 +41,19 @@ def _candidates(question: str, retrieved: Sequence[Retrieved]) -> list[Candidate
     return candidates
 
 
-def extractive_answer(question: str, retrieved: Sequence[Retrieved], quote: bool = False) -> str:
-    """A short answer with [n] markers, built only from sentences of the retrieved chunks."""
+def extractive_answer(
+    question: str,
+    retrieved: Sequence[Retrieved],
+    quote: bool = False,
+    reject: Callable[[str], bool] = lambda _sentence: False,
+) -> str:
+    """A short answer with [n] markers, built only from sentences of the retrieved chunks.
+
+    `reject` drops sentences that must never be repeated, such as instructions planted in a document.
+    """
     if not retrieved:
         return ""
-    candidates = _candidates(question, retrieved)
+    candidates = _candidates(question, retrieved, reject)
     chosen: list[Candidate] = []
     length = 0
     primary = [c for c in candidates if c.source == 1]

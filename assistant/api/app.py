@@ -105,7 +105,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if profile is None:
             raise ApiError(404, "unknown_profile", f"profile {name!r} does not exist")
         origin = request.headers.get("origin")
-        if origin and profile.allowed_origins and origin not in profile.allowed_origins:
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin and origin != own and profile.allowed_origins and origin not in profile.allowed_origins:
             raise ApiError(403, "origin_not_allowed", f"origin {origin} may not use profile {profile.id!r}")
         return profile
 
