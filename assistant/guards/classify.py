@@ -13,6 +13,7 @@ import numpy as np
 
 from assistant.embeddings import Embedder
 from assistant.prompts import Prompts
+from assistant.tokens import STOPWORDS
 
 INTENTS = (
     "question",
@@ -59,14 +60,23 @@ def decoded_variants(text: str) -> list[str]:
             continue
     if "%" in text:
         variants.append(urllib.parse.unquote(text))
-    variants.append(codecs.decode(text, "rot13"))
     variants.append(text.translate(_LEET))
-    variants.append(text[::-1])
+    if not _reads_as_language(text):
+        # Only text that is not plain Dutch or English can hide ROT13 or reversed words.
+        variants.append(codecs.decode(text, "rot13"))
+        variants.append(text[::-1])
     # "n-e-g-e-e-r" or "i g n o r e": letters split by separators
-    joined = re.sub(r"(?<=\b\w)[ .\-_*]+(?=\w\b)", "", text)
-    if joined != text:
-        variants.append(joined)
+    for separator in (r"[.\-_*]", r" "):
+        joined = re.sub(rf"(?<=\b\w){separator}(?=\w\b)", "", text)
+        if joined != text:
+            variants.append(joined)
     return variants
+
+
+def _reads_as_language(text: str) -> bool:
+    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    common = sum(1 for w in words if w in STOPWORDS)
+    return bool(words) and common / len(words) >= 0.25
 
 
 class Classifier:

@@ -86,12 +86,14 @@ def check_personal_data(answer: str, cited_text: str) -> str | None:
 def check_prompt_leak(answer: str, canary: str, system_prompts: Sequence[str]) -> str | None:
     if canary and canary in answer:
         return "leak: the canary string appears in the answer"
+    # Ten words in a row: long enough that shared phrases ("the school or DUO") do not count.
+    size = 10
     words = re.findall(r"\w+", answer.lower())
-    grams = {" ".join(words[i : i + 8]) for i in range(max(0, len(words) - 7))}
+    grams = {" ".join(words[i : i + size]) for i in range(max(0, len(words) - size + 1))}
     for prompt in system_prompts:
         prompt_words = re.findall(r"\w+", prompt.lower())
-        for i in range(max(0, len(prompt_words) - 7)):
-            if " ".join(prompt_words[i : i + 8]) in grams:
+        for i in range(max(0, len(prompt_words) - size + 1)):
+            if " ".join(prompt_words[i : i + size]) in grams:
                 return "leak: the answer repeats the system prompt"
     return None
 
