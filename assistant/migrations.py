@@ -19,7 +19,14 @@ def _initial(ops: Operations, conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Operations, Connection], None]] = [_initial]
+def _whatsapp(ops: Operations, conn: Connection) -> None:
+    """WhatsApp channel: inbound dedupe, the reply outbox, delivery statuses and 24-hour windows."""
+    from assistant.whatsapp_store import create_tables
+
+    create_tables(conn)
+
+
+MIGRATIONS: list[Callable[[Operations, Connection], None]] = [_initial, _whatsapp]
 
 
 def upgrade(engine: Engine) -> int:

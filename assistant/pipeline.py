@@ -179,7 +179,8 @@ def answerability(hits: Sequence[Retrieved], question: str) -> float:
 
 def judge_answerability(turn: Turn, ctx: Context) -> None:
     turn.answerability = answerability(turn.retrieved, turn.question)
-    if turn.answerability >= ctx.settings.answer_threshold:
+    threshold = ctx.settings.answer_threshold_en if turn.language == "en" else ctx.settings.answer_threshold
+    if turn.answerability >= threshold:
         return
     if turn.intent == "personal_verdict":
         # Nothing to cite: still say who decides and where to go, never a yes or no.

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from assistant.retrieval import Retrieved
 from assistant.tokens import sentences, stems
 
-MAX_SENTENCES = 4
-MAX_CHARS = 700
+MAX_SENTENCES = 5
+MAX_CHARS = 900
 
 
 @dataclass

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.api.pages import router as pages_router
 from assistant.api.profiles import Profile, load_profiles
 from assistant.api.schemas import ChatRequest, ChatResponse, FeedbackRequest, FeedbackResponse
+from assistant.api.whatsapp import router as whatsapp_router
+from assistant.channels.whatsapp import start_worker, stop_worker
 from assistant.config import Settings, get_settings
 from assistant.errors import IndexNotReadyError
 from assistant.guards.normalize import normalized
@@ -63,7 +65,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        await start_worker(app)  # resumes unanswered WhatsApp messages and unsent replies
+        try:
+            yield
+        finally:
+            await stop_worker(app)
 
     app = FastAPI(
         title="Onderwijsloket assistant",
@@ -216,6 +222,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return JSONResponse(body, status_code=200 if ready else 503)
 
     app.include_router(pages_router)
+    app.include_router(whatsapp_router)
     return app
 
 

@@ -1,0 +1,1 @@
+"""Channels that carry the assistant's answers beyond the web widget (WhatsApp)."""
