@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     candidates: int = 30
     rrf_k: int = 60
     dense_weight: float = 1.0
-    bm25_weight: float = 0.6
+    bm25_weight: float = 0.3
     max_chunks_per_doc: int = 2
     answer_threshold: float = 0.84  # minimum answerability score, calibrated on the golden dev split
     answer_threshold_en: float = 0.815  # English questions meet a Dutch corpus: similarities run lower
