@@ -116,3 +116,20 @@ def test_links_in_fragments_are_tokens_and_restored(fixture_assistant: Assistant
     text, links = fragments([patched])
     assert "https://" not in text and "link_1" in text
     assert untokenised("Kijk op link_1 en link_7", links) == "Kijk op https://duo.nl/lerarenbeurs en "
+
+
+def test_the_llm_classifier_decides_and_falls_back_on_error(fixture_assistant: Assistant) -> None:
+    from assistant.pipeline import classify
+
+    ctx = fixture_assistant.context
+    settings = ctx.settings.model_copy(update={"llm_classifier": True})
+    with ScriptedOpenAIServer([{"reply": '{"intent": "out_of_scope"}'}, {"garbage": True}]) as server:
+        model = OpenAICompatibleChatModel(server.url, "m")
+        llm_ctx = Context(settings, ctx.prompts, ctx.retriever, ctx.classifier, llm=model)
+        decided = Turn(raw="", text="Wat is het mooiste schilderij van Rembrandt volgens jou?")
+        classify(decided, llm_ctx)
+        assert (decided.intent, decided.intent_source, decided.status) == ("out_of_scope", "llm", "refused")
+        assert server.chat_requests()[0]["body"]["response_format"] == {"type": "json_object"}
+        fallback = Turn(raw="", text="Hoe lang duurt de deeltijdpabo?")
+        classify(fallback, llm_ctx)
+        assert fallback.intent == "question" and fallback.intent_source != "llm"
