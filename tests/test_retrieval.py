@@ -1,0 +1,51 @@
+"""Hybrid retrieval against the single retrievers, on the labelled golden questions (test split)."""
+
+from __future__ import annotations
+
+import json
+
+from assistant.retrieval import Filters
+from assistant.service import Assistant
+from tests.conftest import ROOT
+
+
+def _ranks(assistant: Assistant, mode: str) -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    for line in (ROOT / "evals" / "datasets" / "golden.jsonl").read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        if item["split"] != "test" or not item["expected_sources"]:
+            continue
+        hits = assistant.retriever.search(" ".join(item["turns"]), k=5, mode=mode)  # type: ignore[arg-type]
+        docs = [h.chunk.doc_id for h in hits]
+        found = [i for i, doc in enumerate(docs, start=1) if doc in item["expected_sources"]]
+        ranks[item["id"]] = found[0] if found else 0
+    return ranks
+
+
+def _mrr(ranks: dict[str, int]) -> float:
+    return sum(1 / r for r in ranks.values() if r) / len(ranks)
+
+
+def test_hybrid_beats_dense_only_and_bm25_only(full_assistant: Assistant) -> None:
+    dense, bm25, hybrid = (_ranks(full_assistant, mode) for mode in ("dense", "bm25", "hybrid"))
+    assert len(hybrid) >= 100
+    assert _mrr(hybrid) > _mrr(dense) and _mrr(hybrid) > _mrr(bm25)
+    rescued = [q for q, rank in hybrid.items() if rank == 1 and (dense[q] != 1 or bm25[q] != 1)]
+    assert rescued, "some questions are ranked right only by the fused retriever"
+    assert any(dense[q] != 1 for q in rescued), "hybrid fixes a question dense-only gets wrong"
+
+
+def test_filters_restrict_sectors_and_keep_untagged_documents(full_assistant: Assistant) -> None:
+    hits = full_assistant.retriever.search("Hoe word ik docent?", Filters(sectors=["mbo"]), k=8)
+    assert hits
+    assert all(not h.chunk.sectors or "mbo" in h.chunk.sectors for h in hits)
+    faqs = full_assistant.retriever.search("Hoe word ik docent?", Filters(collections=["faq"]), k=5)
+    assert faqs and all(h.chunk.collection == "faq" for h in faqs)
+
+
+def test_at_most_two_chunks_per_document(full_assistant: Assistant) -> None:
+    hits = full_assistant.retriever.search("zij-instroom voorwaarden geschiktheidsonderzoek subsidie", k=10)
+    per_doc: dict[str, int] = {}
+    for hit in hits:
+        per_doc[hit.chunk.doc_id] = per_doc.get(hit.chunk.doc_id, 0) + 1
+    assert max(per_doc.values()) <= full_assistant.settings.max_chunks_per_doc
