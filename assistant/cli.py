@@ -35,12 +35,17 @@ def ingest_command(
     """Bring the index up to date with the corpus (incremental and atomic)."""
     assistant = _assistant()
     if source == "directus":
+        from assistant.errors import AssistantError
         from assistant.ingest.directus import DirectusSource
         from assistant.ingest.run import ingest
 
-        documents = DirectusSource(url, token).documents(
-            warn=lambda m: console.print(f"[yellow]warning:[/] {m}")
-        )
+        try:
+            documents = DirectusSource(url, token).documents(
+                warn=lambda m: console.print(f"[yellow]warning:[/] {m}")
+            )
+        except AssistantError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
         result = ingest(documents, assistant.store, rebuild=rebuild, show_progress=True)
     else:
         result = assistant.ingest(rebuild=rebuild, show_progress=True)
@@ -87,7 +92,18 @@ def serve_command(
     """Serve the API, the widget and its demo page."""
     import uvicorn
 
-    uvicorn.run("assistant.api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    from assistant.logs import configure_logging
+
+    configure_logging(get_settings().log_level)  # one JSON object per line, no personal data
+    uvicorn.run(
+        "assistant.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=get_settings().log_level.lower(),
+        log_config=None,  # keep the JSON handler
+        access_log=False,  # our access lines carry a request id and no client address
+    )
 
 
 @corpus_app.command("check")
@@ -108,6 +124,126 @@ def corpus_check_command(
         f"{report.documents} documents ({report.counts_text()}): {len(report.errors)} errors, {len(report.warnings)} warnings"
     )
     raise typer.Exit(1 if report.errors else 0)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: str = typer.Option(
+        "golden", "--dataset", help="golden or redteam (or a path to a .jsonl file)."
+    ),
+    split: str = typer.Option(
+        "", "--split", help="dev, test or all (default: test for golden, all for redteam)."
+    ),
+    url: str = typer.Option("", "--url", help="Evaluate a running server (POST {url}/v1/chat) instead."),
+    out: Path = typer.Option(
+        None, "--out", help="Report folder (default: reports/<dataset>-<split>-<time>)."
+    ),
+    compare: Path = typer.Option(None, "--compare", help="A baseline report.json to compare with."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Always exit 0, even when a threshold is missed."),
+    thresholds: Path = typer.Option(
+        None, "--thresholds", help="Thresholds file (default: evals/thresholds.yaml)."
+    ),
+) -> None:
+    """Run an evaluation dataset and write report.json, summary.md and report.html; exit 1 below thresholds."""
+    from assistant.evals.runner import evaluate
+
+    if split not in ("", "dev", "test", "all"):
+        raise typer.BadParameter("use dev, test or all", param_hint="--split")
+    if compare is not None and not compare.is_file():
+        raise typer.BadParameter(f"{compare} does not exist", param_hint="--compare")
+    try:
+        outcome = evaluate(
+            dataset,
+            split or None,
+            url=url or None,
+            out=out,
+            compare=compare,
+            gate=not no_gate,
+            thresholds=thresholds,
+            console=console,
+        )
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(outcome.exit_code)
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from assistant.storage import Database, database_url
+
+    return Database(database_url(get_settings()))
+
+
+def _day(value: str, option: str):  # type: ignore[no-untyped-def]
+    from assistant.retention import parse_day
+
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        raise typer.BadParameter("use YYYY-MM-DD", param_hint=option) from exc
+
+
+@app.command("purge")
+def purge_command(
+    days: int = typer.Option(None, "--days", help="Override ASSISTANT_RETENTION_DAYS."),
+) -> None:
+    """Delete conversations (messages, feedback) without activity for ASSISTANT_RETENTION_DAYS days."""
+    from assistant.retention import purge
+
+    keep = days if days is not None else get_settings().retention_days
+    result = purge(_database().engine, keep)
+    console.print(
+        f"Purged {result.conversations} conversations older than {keep} days "
+        f"({result.messages} messages, {result.feedback} feedback)."
+    )
+
+
+@app.command("export")
+def export_command(
+    since: str = typer.Option(..., "--since", help="Conversations active since this day (YYYY-MM-DD)."),
+    fmt: str = typer.Option("csv", "--format", help="csv (one row per message) or json."),
+    out: Path = typer.Option(None, "--out", help="Write to this file instead of standard output."),
+) -> None:
+    """Scrubbed conversations with statuses, reasons and feedback, for the advice team."""
+    from assistant.retention import export_conversations, render_export
+
+    if fmt not in ("csv", "json"):
+        raise typer.BadParameter("use csv or json", param_hint="--format")
+    day = _day(since, "--since")
+    items = export_conversations(_database().engine, day)
+    text = render_export(items, "json" if fmt == "json" else "csv", day)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"Exported {len(items)} conversations to {out}.")
+
+
+@app.command("gaps")
+def gaps_command(
+    since: str = typer.Option("", "--since", help="Only questions since this day (YYYY-MM-DD)."),
+    min_size: int = typer.Option(2, "--min-size", help="Smallest cluster to show."),
+    out: Path = typer.Option(None, "--out", help="Also write the report (.json: JSON, else markdown)."),
+) -> None:
+    """Content gaps: unanswered, weakly answered or down-voted questions, clustered by meaning."""
+    from assistant.embeddings import embedder_from_settings
+    from assistant.gaps import as_json, as_markdown, as_table, gap_report
+
+    settings = get_settings()
+    day = _day(since, "--since") if since else None
+    clusters = gap_report(
+        _database().engine,
+        embedder_from_settings(settings),
+        since=day,
+        min_size=min_size,
+        score_threshold=settings.gap_score_threshold,
+        similarity=settings.gap_cluster_similarity,
+    )
+    console.print(as_table(clusters))
+    if out is not None:
+        text = as_json(clusters, day) if out.suffix.lower() == ".json" else as_markdown(clusters, day)
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {len(clusters)} clusters to {out}.")
 
 
 if __name__ == "__main__":

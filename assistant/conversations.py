@@ -17,7 +17,16 @@ class ConversationStore(Protocol):
 
     def history(self, conversation_id: str) -> list[HistoryItem]: ...
 
-    def append(self, conversation_id: str, items: list[HistoryItem]) -> None: ...
+    def append(
+        self,
+        conversation_id: str,
+        items: list[HistoryItem],
+        status: str | None = None,
+        reason: str | None = None,
+        score: float | None = None,
+    ) -> None:
+        """Add turns; the answer's status, reason and retrieval score are kept where the store can."""
+        ...
 
 
 class MemoryConversations:
@@ -42,6 +51,13 @@ class MemoryConversations:
     def history(self, conversation_id: str) -> list[HistoryItem]:
         return list(self._items.get(conversation_id, []))
 
-    def append(self, conversation_id: str, items: list[HistoryItem]) -> None:
+    def append(
+        self,
+        conversation_id: str,
+        items: list[HistoryItem],
+        status: str | None = None,
+        reason: str | None = None,
+        score: float | None = None,
+    ) -> None:
         with self._lock:
             self._items.setdefault(conversation_id, []).extend(items)

@@ -26,7 +26,14 @@ def _whatsapp(ops: Operations, conn: Connection) -> None:
     create_tables(conn)
 
 
-MIGRATIONS: list[Callable[[Operations, Connection], None]] = [_initial, _whatsapp]
+def _api_keys(ops: Operations, conn: Connection) -> None:
+    """API keys for partners and admins (salted hashes only)."""
+    from assistant.apikeys import create_tables
+
+    create_tables(conn)
+
+
+MIGRATIONS: list[Callable[[Operations, Connection], None]] = [_initial, _whatsapp, _api_keys]
 
 
 def upgrade(engine: Engine) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.config import Settings
@@ -42,6 +44,13 @@ class Assistant:
         )
         self.conversations: ConversationStore = conversations or MemoryConversations()
         self.stages = stages or STAGES
+        # Called with every finished turn (metrics, structured logs); never given message text to store.
+        self.observers: list[Callable[[Turn], None]] = []
+
+    def warm_up(self) -> None:
+        """Load the index and embed the classifier's examples now, not on the first visitor's question."""
+        if self.retriever.ready:
+            self.context.classifier.classify("warm-up")
 
     def ingest(
         self, corpus_dir: Path | None = None, rebuild: bool = False, show_progress: bool = False
@@ -70,11 +79,15 @@ class Assistant:
         )
         run(turn, self.context, self.stages)
         blocked = turn.status in ("refused", "crisis")
-        self.conversations.append(
-            conversation_id,
-            [
-                HistoryItem(role="user", text=turn.text, blocked=blocked),
-                HistoryItem(role="assistant", text=turn.answer, blocked=blocked),
-            ],
-        )
+        items = [
+            HistoryItem(role="user", text=turn.text, blocked=blocked),
+            HistoryItem(role="assistant", text=turn.answer, blocked=blocked),
+        ]
+        score = turn.answerability if "judge_answerability" in turn.timings else None
+        self.conversations.append(conversation_id, items, status=turn.status, reason=turn.reason, score=score)
+        for observe in list(self.observers):
+            try:
+                observe(turn)
+            except Exception:  # noqa: BLE001 - metrics and logs never break an answer
+                logging.getLogger("assistant.service").exception("turn observer failed")
         return turn

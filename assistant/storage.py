@@ -164,6 +164,7 @@ class SqlConversations:
         items: list[HistoryItem],
         status: str | None = None,
         reason: str | None = None,
+        score: float | None = None,
     ) -> None:
         with self.engine.begin() as conn:
             count = conn.execute(
@@ -182,6 +183,7 @@ class SqlConversations:
                         blocked=item.blocked,
                         status=status if item.role == "assistant" else None,
                         reason=reason if item.role == "assistant" else None,
+                        score=f"{score:.4f}" if score is not None and item.role == "assistant" else None,
                         created_at=stamp,
                     )
                 )

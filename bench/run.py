@@ -23,7 +23,13 @@ from assistant.service import Assistant  # noqa: E402
 
 
 def settings(data: Path, corpus: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=data, corpus_dir=corpus, prompts_dir=ROOT / "prompts")  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=data,
+        corpus_dir=corpus,
+        prompts_dir=ROOT / "prompts",
+        rate_limit_per_minute=0,
+    )
 
 
 def golden() -> list[dict[str, object]]:

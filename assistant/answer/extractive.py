@@ -11,6 +11,7 @@ from assistant.tokens import sentences, stems
 
 MAX_SENTENCES = 5
 MAX_CHARS = 900
+WHOLE_CHUNK_CHARS = 1000
 
 
 @dataclass
@@ -59,9 +60,14 @@ def extractive_answer(
     primary = [c for c in candidates if c.source == 1]
     others = [c for c in candidates if c.source != 1]
     # Mostly the best chunk (it reads coherently), topped up by the strongest sentence of another.
-    for pool, limit in ((primary, MAX_SENTENCES - 1), (others, 1)):
+    primary_limit = MAX_SENTENCES - 1
+    if sum(len(c.text) for c in primary) <= WHOLE_CHUNK_CHARS:
+        # A short best chunk (a FAQ answer, a compact section) reads best whole.
+        primary_limit = len(primary)
+    for pool, limit in ((primary, primary_limit), (others, 2)):
         for candidate in sorted(pool, key=lambda c: -c.score):
-            if len([c for c in chosen if c in pool]) >= limit or length + len(candidate.text) > MAX_CHARS:
+            budget = max(MAX_CHARS, WHOLE_CHUNK_CHARS + 250)
+            if len([c for c in chosen if c in pool]) >= limit or length + len(candidate.text) > budget:
                 continue
             chosen.append(candidate)
             length += len(candidate.text)

@@ -10,23 +10,30 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant import logs as request_logs
+from assistant import metrics as app_metrics
+from assistant import retention
+from assistant.api.admin import install_admin, require_partner_key
+from assistant.api.openai_compat import router as openai_router
 from assistant.api.pages import router as pages_router
 from assistant.api.profiles import Profile, load_profiles
 from assistant.api.schemas import ChatRequest, ChatResponse, FeedbackRequest, FeedbackResponse
 from assistant.api.whatsapp import router as whatsapp_router
+from assistant.apikeys import ApiKeys
 from assistant.channels.whatsapp import start_worker, stop_worker
 from assistant.config import Settings, get_settings
 from assistant.errors import IndexNotReadyError
 from assistant.guards.normalize import normalized
 from assistant.guards.scrub import scrub
 from assistant.pipeline import Turn
+from assistant.ratelimit import install_rate_limit, rate_limit
 from assistant.retrieval import Filters
 from assistant.service import Assistant
 from assistant.storage import Database, FeedbackStore, SqlConversations, database_url
@@ -65,10 +72,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await to_thread.run_sync(assistant.warm_up)  # the first answer is as fast as the rest
         await start_worker(app)  # resumes unanswered WhatsApp messages and unsent replies
+        purge_task = retention.start_purge_task(app)  # forgets conversations past the retention period
         try:
             yield
         finally:
+            await retention.stop_purge_task(purge_task)
             await stop_worker(app)
 
     app = FastAPI(
@@ -82,6 +92,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.db = db
     app.state.feedback = FeedbackStore(db)
     app.state.profiles = profiles
+    install_rate_limit(app, settings)  # app.state.rate_limiter: 429 with Retry-After over the limit
+    install_admin(app, ApiKeys(db, settings.admin_api_key_hash))  # app.state.api_keys, /v1/admin/*
     origins = sorted({origin for profile in profiles.values() for origin in profile.allowed_origins})
     app.add_middleware(
         CORSMiddleware,
@@ -90,6 +102,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
+    app_metrics.install(app, db, assistant)  # app.state.metrics, GET /metrics, per-route request metrics
+    request_logs.install(app)  # X-Request-ID per request (outermost), JSON access lines without personal data
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -114,6 +128,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         if origin and origin != own and profile.allowed_origins and origin not in profile.allowed_origins:
             raise ApiError(403, "origin_not_allowed", f"origin {origin} may not use profile {profile.id!r}")
+        if profile.require_key:
+            require_partner_key(request, profile.id)  # 401/403 without a partner key for this profile
         return profile
 
     def filters_for(body: ChatRequest, profile: Profile) -> Filters:
@@ -148,19 +164,24 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             language = "en" if body.message and _english(body.message) else "nl"
             turn = Turn(raw="", conversation_id=body.conversation_id or "", language=language)
             turn.finish("no_answer", "error", assistant.prompts.response("fallback_error", language))
+            app.state.metrics.pipeline_failed(turn)
         if profile.handoff_url:
             for referral in turn.referrals:
                 if referral.kind == "adviseur":
                     referral.url = profile.handoff_url
         return turn
 
-    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
+    app.state.answer = answer  # the OpenAI-compatible facade answers through the same path
+
+    @app.post(
+        "/v1/chat", response_model=ChatResponse, tags=["chat"], dependencies=[Depends(rate_limit("chat"))]
+    )
     async def chat(body: ChatRequest, request: Request) -> ChatResponse:
         """Answer one message with citations and referrals."""
         turn = await to_thread.run_sync(answer, body, request)
         return ChatResponse.from_turn(turn)
 
-    @app.post("/v1/chat/stream", tags=["chat"])
+    @app.post("/v1/chat/stream", tags=["chat"], dependencies=[Depends(rate_limit("chat"))])
     async def chat_stream(body: ChatRequest, request: Request) -> EventSourceResponse:
         """The same answer as Server-Sent Events: meta, delta..., citations, referrals, done (or error)."""
         profile_for(request, body.profile)
@@ -196,7 +217,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
         return EventSourceResponse(events(), ping=15)
 
-    @app.post("/v1/feedback", response_model=FeedbackResponse, status_code=201, tags=["feedback"])
+    @app.post(
+        "/v1/feedback",
+        response_model=FeedbackResponse,
+        status_code=201,
+        tags=["feedback"],
+        dependencies=[Depends(rate_limit("feedback"))],
+    )
     async def post_feedback(body: FeedbackRequest) -> FeedbackResponse:
         """Store a thumbs up or down (with an optional, scrubbed comment)."""
         if not assistant.conversations.exists(body.conversation_id):
@@ -223,6 +250,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     app.include_router(pages_router)
     app.include_router(whatsapp_router)
+    app.include_router(openai_router)
     return app
 
 

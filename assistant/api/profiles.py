@@ -25,6 +25,7 @@ class Profile(BaseModel):
     theme: Theme = Field(default_factory=Theme)
     intro: dict[str, str] = Field(default_factory=dict)
     handoff_url: str = ""
+    require_key: bool = False  # partner API: chat requests need `Authorization: Bearer <partner key>`
 
 
 def load_profiles(path: Path) -> dict[str, Profile]:
