@@ -184,12 +184,14 @@ def cluster_questions(
     questions: list[GapQuestion], embedder: Embedder, similarity: float, min_size: int = 2
 ) -> list[GapCluster]:
     """Group questions by meaning; clusters with at least `min_size` questions, largest first."""
-    texts: dict[str, str] = {}  # key -> first wording seen
+    wordings: dict[str, Counter[str]] = {}
     counts: Counter[str] = Counter()
     for q in questions:
         key = _key(q.text)
-        texts.setdefault(key, q.text)
+        wordings.setdefault(key, Counter())[q.text] += 1
         counts[key] += 1
+    # The wording people used most stands for its key (not whichever row the database returned first).
+    texts = {key: found.most_common(1)[0][0] for key, found in wordings.items()}
     keys = list(texts)
     if not keys:
         return []

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api.app import create_app, pieces
+from assistant.api.app import create_app
+from assistant.api.streaming import pieces
 from assistant.service import Assistant
 
 

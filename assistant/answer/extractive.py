@@ -22,9 +22,7 @@ class Candidate:
     score: float
 
 
-def _candidates(
-    question: str, retrieved: Sequence[Retrieved], reject: Callable[[str], bool]
-) -> list[Candidate]:
+def _candidates(question: str, retrieved: Sequence[Retrieved]) -> list[Candidate]:
     wanted = set(stems(question))
     candidates: list[Candidate] = []
     for position, hit in enumerate(retrieved, start=1):
@@ -34,7 +32,7 @@ def _candidates(
             lines = lines[1:]  # the question itself is not an answer
         for order, sentence in enumerate(lines):
             words = stems(sentence)
-            if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":") or reject(sentence):
+            if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":"):
                 continue
             overlap = len(wanted & set(words))
             score = overlap / math.sqrt(len(set(words)) + 2) + 0.6 * prior + (0.15 if order == 0 else 0.0)
@@ -54,7 +52,8 @@ def extractive_answer(
     """
     if not retrieved:
         return ""
-    candidates = _candidates(question, retrieved, reject)
+    # Planted instructions are dropped before anything is chosen, so they never take a place in the answer.
+    candidates = [c for c in _candidates(question, retrieved) if not reject(c.text)]
     chosen: list[Candidate] = []
     length = 0
     primary = [c for c in candidates if c.source == 1]

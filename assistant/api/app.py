@@ -25,6 +25,7 @@ from assistant.api.openai_compat import router as openai_router
 from assistant.api.pages import router as pages_router
 from assistant.api.profiles import Profile, load_profiles
 from assistant.api.schemas import ChatRequest, ChatResponse, FeedbackRequest, FeedbackResponse
+from assistant.api.streaming import pieces
 from assistant.api.whatsapp import router as whatsapp_router
 from assistant.apikeys import ApiKeys
 from assistant.channels.whatsapp import start_worker, stop_worker
@@ -258,19 +259,3 @@ def _english(text: str) -> bool:
     from assistant.guards.language import detect_language
 
     return detect_language(text) == "en"
-
-
-def pieces(text: str, size: int = 24) -> list[str]:
-    """The answer in small word-aligned pieces, so every composer streams the same way."""
-    out: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if len(candidate) > size and current:
-            out.append(current + " ")
-            current = word
-        else:
-            current = candidate
-    if current:
-        out.append(current)
-    return out

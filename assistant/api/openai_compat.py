@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.api.admin import AuthError, require_partner_key
 from assistant.api.schemas import ChatRequest, FiltersIn
+from assistant.api.streaming import pieces
 from assistant.pipeline import Citation, Turn
 from assistant.ratelimit import RateLimited, rate_limit
 
@@ -217,22 +218,6 @@ def extra_field(turn: Turn) -> dict[str, Any]:
     }
 
 
-def chunks(text: str, size: int = 24) -> list[str]:
-    """Word-aligned pieces that join back to exactly `text`."""
-    out: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if len(candidate) > size and current:
-            out.append(current + " ")
-            current = word
-        else:
-            current = candidate
-    if current:
-        out.append(current)
-    return out
-
-
 def _site_base(request: Request) -> str:
     return request.app.state.settings.site_url or str(request.base_url)
 
@@ -313,7 +298,7 @@ async def chat_completions(body: CompletionRequest, request: Request) -> Respons
 
     async def events() -> AsyncIterator[str]:
         yield chunk({"role": "assistant", "content": ""})
-        for piece in chunks(content):
+        for piece in pieces(content):
             if await request.is_disconnected():
                 return
             yield chunk({"content": piece})

@@ -653,7 +653,8 @@ def tolerance_for(thresholds: Mapping[str, Any], metric: str) -> float:
     return float(tolerances.get(metric, tolerances.get("default", 0.02)))
 
 
-def _fmt(metric: str, value: float | None) -> str:
+def format_value(metric: str, value: float | None) -> str:
+    """A figure for engineers (summary.md, console): 0.953, 3, 812 ms."""
     if value is None:
         return "n/a"
     unit = METRICS[metric].unit if metric in METRICS else "score"
@@ -684,7 +685,7 @@ def check_gate(
                     "min",
                     value,
                     float(limit),
-                    f"{metric} = {_fmt(metric, value)} is below the minimum {_fmt(metric, float(limit))}",
+                    f"{metric} = {format_value(metric, value)} is below the minimum {format_value(metric, float(limit))}",
                 )
             )
     for metric, limit in (profile.get("max") or {}).items():
@@ -698,7 +699,7 @@ def check_gate(
                     "max",
                     value,
                     float(limit),
-                    f"{metric} = {_fmt(metric, value)} is above the maximum {_fmt(metric, float(limit))}",
+                    f"{metric} = {format_value(metric, value)} is above the maximum {format_value(metric, float(limit))}",
                 )
             )
     if baseline is not None:
@@ -720,7 +721,7 @@ def check_gate(
                         "drop",
                         now,
                         tolerance,
-                        f"{metric} went from {_fmt(metric, before)} to {_fmt(metric, now)} "
+                        f"{metric} went from {format_value(metric, before)} to {format_value(metric, now)} "
                         f"(allowed change {tolerance:g})",
                     )
                 )

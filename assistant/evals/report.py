@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E40
 from markdown_it import MarkdownIt  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from assistant.evals.metrics import METRICS, STATUS_NL, status_nl  # noqa: E402
+from assistant.evals.metrics import METRICS, STATUS_NL, format_value, status_nl  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_METRICS = {
@@ -39,18 +39,6 @@ BLUE, ORANGE, GREEN, GREY = "#1f5f8b", "#e8833a", "#3a9d5d", "#9aa5b1"
 
 
 # --- numbers ---------------------------------------------------------------------------------------
-def format_value(metric: str, value: float | None) -> str:
-    """A figure for engineers (summary.md, console): 0.953, 3, 812 ms."""
-    if value is None:
-        return "n/a"
-    unit = METRICS[metric].unit if metric in METRICS else "score"
-    if unit == "count":
-        return f"{value:.0f}"
-    if unit == "ms":
-        return f"{value:.0f} ms"
-    return f"{value:.3f}"
-
-
 def format_nl(metric: str, value: float | None) -> str:
     """A figure for readers of the Dutch report: 95,3%, 0,87, 812 ms."""
     if value is None:

@@ -81,6 +81,7 @@ import httpx
 
 from assistant.documents import Collection, Cue, Document, Source
 from assistant.errors import ConfigurationError, UpstreamError
+from assistant.ingest.loaders import vtt_blocks
 
 Warn = Callable[[str], None]
 
@@ -717,21 +718,9 @@ def _segments(
 
 
 def _vtt(text: str, names: Mapping[str, str], duration: float | None) -> list[Cue]:
-    lines = text.replace("\r\n", "\n").split("\n")
     raw: list[tuple[float, float | None, str, str]] = []
-    i = 1
-    while i < len(lines):
-        timing = _VTT_TIMING.match(lines[i].strip())
-        if not timing:
-            i += 1
-            continue
+    for timing, body in vtt_blocks(text, _VTT_TIMING):
         start, end = seconds(timing["start"]), seconds(timing["end"])
-        payload: list[str] = []
-        i += 1
-        while i < len(lines) and lines[i].strip():
-            payload.append(lines[i].strip())
-            i += 1
-        body = " ".join(payload)
         voice = _VTT_VOICE.match(body) or _VTT_PREFIX.match(body)
         if start is None or not voice:
             raise TranscriptError(f"cue at {timing['start']} names no speaker (<v Name> or 'Name: ')")

@@ -40,25 +40,29 @@ def seconds(timestamp: str) -> float:
     return parts[0] * 3600 + parts[1] * 60 + parts[2]
 
 
-def parse_vtt(text: str, origin: str) -> list[Cue]:
-    """Cues of a WebVTT transcript; every cue must name its speaker with a voice tag."""
+def vtt_blocks(text: str, timing: re.Pattern[str] = _TIMING) -> Iterator[tuple[re.Match[str], str]]:
+    """Each cue of a WebVTT text as its timing line's match and its payload lines joined by spaces."""
     lines = text.replace("\r\n", "\n").split("\n")
-    if not lines or not lines[0].startswith("WEBVTT"):
-        raise CorpusError(f"{origin}: a WebVTT file must start with 'WEBVTT'")
-    cues: list[Cue] = []
     i = 1
     while i < len(lines):
-        timing = _TIMING.match(lines[i].strip())
-        if not timing:
-            i += 1
-            continue
-        start, end = seconds(timing["start"]), seconds(timing["end"])
-        payload: list[str] = []
+        found = timing.match(lines[i].strip())
         i += 1
+        if not found:
+            continue
+        payload: list[str] = []
         while i < len(lines) and lines[i].strip():
             payload.append(lines[i].strip())
             i += 1
-        body = " ".join(payload)
+        yield found, " ".join(payload)
+
+
+def parse_vtt(text: str, origin: str) -> list[Cue]:
+    """Cues of a WebVTT transcript; every cue must name its speaker with a voice tag."""
+    if not text.startswith("WEBVTT"):
+        raise CorpusError(f"{origin}: a WebVTT file must start with 'WEBVTT'")
+    cues: list[Cue] = []
+    for timing, body in vtt_blocks(text):
+        start, end = seconds(timing["start"]), seconds(timing["end"])
         voice = _VOICE.match(body)
         if not voice:
             raise CorpusError(f"{origin}: cue at {timing['start']} has no speaker voice tag (<v Name>)")
