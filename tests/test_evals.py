@@ -32,8 +32,7 @@ needs_golden = pytest.mark.skipif(not GOLDEN.exists(), reason="evals/datasets/go
 @pytest.mark.parametrize("name", ["golden", "redteam"])
 def test_shipped_datasets_pass_the_schema_check(name: str) -> None:
     path = dataset_path(name)
-    if not path.exists():
-        pytest.skip(f"{path} is not there yet")
+    assert path.exists(), f"{path} is missing"
     report = check_dataset(path, corpus_ids(ROOT / "corpus"))
     assert report.ok, "\n".join(str(e) for e in report.errors)
     assert report.items >= 20
@@ -108,8 +107,7 @@ def test_the_gate_checks_minimums_maximums_and_drops() -> None:
 # --- a real run of the golden dev split ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dev_run(full_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> EvalOutcome:
-    if not GOLDEN.exists():
-        pytest.skip("evals/datasets/golden.jsonl is not there yet")
+    assert GOLDEN.exists(), "evals/datasets/golden.jsonl is missing"
     runs = tmp_path_factory.mktemp("runs")
     return evaluate(
         "golden",

@@ -134,7 +134,7 @@ def redis_url() -> Iterator[str]:
     """A real redis-server on a free loopback port, without persistence."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; CI installs it)")
+        pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)")
     import redis
 
     port = free_port()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,8 +31,6 @@ from tests.pg import PostgresServer, binaries
 def postgres() -> Iterator[PostgresServer]:
     bindir = binaries()
     if bindir is None:
-        if os.environ.get("ASSISTANT_TESTS_WITHOUT_POSTGRES"):
-            pytest.skip("PostgreSQL is not installed")
         pytest.fail("PostgreSQL is not installed: apt-get install -y postgresql (.ci/run does this)")
     server = PostgresServer(bindir).start()
     yield server
