@@ -18,10 +18,12 @@ import copy
 import json
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes import LoopbackServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "directus"
 TOKEN = "test-static-token"
@@ -56,7 +58,7 @@ def _matches(item: dict[str, Any], rules: dict[str, Any]) -> bool:
     return True
 
 
-class FakeDirectus:
+class FakeDirectus(LoopbackServer):
     """Directus REST on 127.0.0.1, recording requests (see the module docstring)."""
 
     def __init__(
@@ -84,23 +86,7 @@ class FakeDirectus:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A short poll interval: shutdown() waits for it, and the tests start many servers.
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeDirectus:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
     def fail(self, *steps: int | Step, collection: str | None = None) -> None:
         with self._lock:

@@ -8,10 +8,35 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
-class ScriptedOpenAIServer:
+class LoopbackServer:
+    """A threaded HTTP server on a free 127.0.0.1 port, used as a context manager by the fakes below."""
+
+    path_prefix = ""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # A short poll interval: shutdown() waits for it, and the tests start many servers.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{self.path_prefix}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ScriptedOpenAIServer(LoopbackServer):
     """Answers /v1/chat/completions from a script and /v1/embeddings with hashed vectors.
 
     Each script step is a dict: {"reply": text} (streams too when the client asks), {"sleep": seconds},
@@ -19,6 +44,7 @@ class ScriptedOpenAIServer:
     """
 
     def __init__(self, script: list[dict[str, Any]] | None = None, dim: int = 32) -> None:
+        self.path_prefix = "/v1"
         self.script: deque[dict[str, Any]] = deque(script or [{"reply": "ok"}])
         self.requests: list[dict[str, Any]] = []
         self.dim = dim
@@ -39,20 +65,7 @@ class ScriptedOpenAIServer:
                 step = outer.script[0] if len(outer.script) == 1 else outer.script.popleft()
                 return outer._chat(self, body, step)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> ScriptedOpenAIServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].endswith("/chat/completions")]

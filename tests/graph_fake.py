@@ -9,15 +9,17 @@ import json
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes import LoopbackServer
 
 PHONE_NUMBER_ID = "106540352242922"
 DISPLAY_NUMBER = "15550783881"
 WABA_ID = "102290129340398"
 
 
-class FakeGraph:
+class FakeGraph(LoopbackServer):
     """Answers POST /{version}/{phone_number_id}/messages like the Cloud API and records every request.
 
     `fail(*steps)` queues answers for the next requests: a status code (500, 400, ...) or a tuple
@@ -74,20 +76,7 @@ class FakeGraph:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeGraph:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
     def fail(self, *steps: int | tuple[Any, ...]) -> None:
         for step in steps:
