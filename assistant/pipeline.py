@@ -201,7 +201,7 @@ def _extractive(turn: Turn, ctx: Context) -> str:
         turn.question,
         turn.retrieved,
         quote=english,
-        reject=lambda sentence: ctx.classifier.by_rules(sentence) == "prompt_injection",
+        reject=ctx.classifier.planted_instruction,
     )
     intro = ctx.prompts.response("extractive_intro", turn.language, turn.conversation_id)
     return f"{intro}\n\n{body}" if intro and body else body

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 with Dutch stemming, fused by weighted reciprocal rank."""
+"""Hybrid retrieval: dense (e5 vectors from Chroma) and BM25 with Dutch stemming, fused (convex or RRF)."""
 
 from __future__ import annotations
 
@@ -68,12 +68,32 @@ class Index:
     by_id: dict[str, Chunk] = field(init=False)
     bm25: bm25s.BM25 | None = field(init=False, default=None)
 
+    matrix: np.ndarray | None = field(init=False, default=None)
+
     def __post_init__(self) -> None:
         self.by_id = {c.id: c for c in self.chunks}
         if self.chunks:
             self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
             corpus = [stems(f"{c.section} {c.text}") or ["_"] for c in self.chunks]
             self.bm25.index(corpus, show_progress=False)
+        if self.chunks and all(c.id in self.vectors for c in self.chunks):
+            self.matrix = np.stack([self.vectors[c.id] for c in self.chunks]).astype(np.float32)
+
+    def dense_hits(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
+        """Exact cosine search over the live vectors held in memory (they are L2-normalised)."""
+        assert self.matrix is not None
+        scores = self.matrix @ vector
+        if filters.sectors or filters.roles or filters.collections:
+            admitted = np.fromiter(
+                (filters.admits(c) for c in self.chunks), dtype=bool, count=len(self.chunks)
+            )
+            scores = np.where(admitted, scores, -np.inf)
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunks[int(i)].id, float(scores[i])) for i in top]
 
     def lexical_scores(self, query: str) -> np.ndarray:
         if self.bm25 is None:
@@ -125,8 +145,11 @@ class Retriever:
         vector = np.zeros(0, dtype=np.float32)
         if mode in ("hybrid", "dense"):
             vector = self.store.embedder.embed_query(question)
-            for hit in self.store.query(vector, depth, filters.where()):
-                dense[hit.chunk_id] = hit.score
+            if self._in_memory(index):
+                dense.update(index.dense_hits(vector, depth, filters))
+            else:
+                for hit in self.store.query(vector, depth, filters.where(), name=index.name):
+                    dense[hit.chunk_id] = hit.score
         if mode in ("hybrid", "bm25"):
             scores = index.lexical_scores(question)
             order = np.argsort(-scores)
@@ -155,6 +178,14 @@ class Retriever:
             if len(results) >= k:
                 break
         return results
+
+    def _in_memory(self, index: Index) -> bool:
+        """Small indexes are searched exactly in memory (faster than a store round trip, and exact);
+        large ones, or `dense_search=chroma`, through Chroma's HNSW index."""
+        mode = self.settings.dense_search
+        if index.matrix is None or mode == "chroma":
+            return False
+        return mode == "memory" or len(index.chunks) <= self.settings.dense_memory_limit
 
     def _convex(
         self, index: Index, vector: np.ndarray, dense: dict[str, float], lexical: dict[str, float]

@@ -67,15 +67,18 @@ class Assistant:
         profile: str = "",
     ) -> Turn:
         """Answer one message; a new conversation is started when no id is given."""
+        history: list[HistoryItem] = []
         if not conversation_id:
             conversation_id = self.conversations.new(channel, profile)
+        else:
+            history = self.conversations.history(conversation_id)
         turn = Turn(
             raw=message,
             conversation_id=conversation_id,
             channel=channel,
             profile=profile,
             filters=filters or Filters(),
-            history=self.conversations.history(conversation_id),
+            history=history,
         )
         run(turn, self.context, self.stages)
         blocked = turn.status in ("refused", "crisis")

@@ -121,8 +121,14 @@ class SqlConversations:
         self.engine = db.engine
 
     def new(self, channel: str = "web", profile: str = "") -> str:
-        conversation_id = uuid.uuid4().hex
-        self.ensure(conversation_id, channel, profile)
+        conversation_id = uuid.uuid4().hex  # fresh: no need to look whether it exists
+        stamp = now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(conversations).values(
+                    id=conversation_id, channel=channel, profile=profile, created_at=stamp, updated_at=stamp
+                )
+            )
         return conversation_id
 
     def ensure(self, conversation_id: str, channel: str = "web", profile: str = "") -> None:
@@ -173,20 +179,22 @@ class SqlConversations:
                 .where(messages.c.conversation_id == conversation_id)
             ).scalar_one()
             stamp = now()
-            for offset, item in enumerate(items):
-                conn.execute(
-                    insert(messages).values(
-                        conversation_id=conversation_id,
-                        idx=count + offset,
-                        role=item.role,
-                        text=item.text,
-                        blocked=item.blocked,
-                        status=status if item.role == "assistant" else None,
-                        reason=reason if item.role == "assistant" else None,
-                        score=f"{score:.4f}" if score is not None and item.role == "assistant" else None,
-                        created_at=stamp,
-                    )
-                )
+            rows = [
+                {
+                    "conversation_id": conversation_id,
+                    "idx": count + offset,
+                    "role": item.role,
+                    "text": item.text,
+                    "blocked": item.blocked,
+                    "status": status if item.role == "assistant" else None,
+                    "reason": reason if item.role == "assistant" else None,
+                    "score": f"{score:.4f}" if score is not None and item.role == "assistant" else None,
+                    "created_at": stamp,
+                }
+                for offset, item in enumerate(items)
+            ]
+            if rows:
+                conn.execute(insert(messages), rows)
             conn.execute(
                 update(conversations).where(conversations.c.id == conversation_id).values(updated_at=stamp)
             )

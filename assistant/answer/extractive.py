@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.retrieval import Retrieved
 from assistant.tokens import sentences, stems
@@ -22,20 +23,33 @@ class Candidate:
     score: float
 
 
+@lru_cache(maxsize=4096)
+def _answer_sentences(text: str, title: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """(position, sentence, its stems) of a chunk's sentences that can answer something.
+
+    Chunks come back for question after question, so this is worked out once per chunk text.
+    """
+    lines = sentences(text)
+    if title and lines and lines[0].strip() == title.strip():
+        lines = lines[1:]  # a FAQ's question itself is not an answer
+    usable = []
+    for order, sentence in enumerate(lines):
+        words = stems(sentence)
+        if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":"):
+            continue
+        usable.append((order, sentence, frozenset(words)))
+    return tuple(usable)
+
+
 def _candidates(question: str, retrieved: Sequence[Retrieved]) -> list[Candidate]:
     wanted = set(stems(question))
     candidates: list[Candidate] = []
     for position, hit in enumerate(retrieved, start=1):
         prior = 1.0 / position
-        lines = sentences(hit.chunk.text)
-        if hit.chunk.collection == "faq" and lines and lines[0].strip() == hit.chunk.title.strip():
-            lines = lines[1:]  # the question itself is not an answer
-        for order, sentence in enumerate(lines):
-            words = stems(sentence)
-            if len(words) < 3 or sentence.endswith("?") or sentence.endswith(":"):
-                continue
-            overlap = len(wanted & set(words))
-            score = overlap / math.sqrt(len(set(words)) + 2) + 0.6 * prior + (0.15 if order == 0 else 0.0)
+        title = hit.chunk.title if hit.chunk.collection == "faq" else ""
+        for order, sentence, words in _answer_sentences(hit.chunk.text, title):
+            overlap = len(wanted & words)
+            score = overlap / math.sqrt(len(words) + 2) + 0.6 * prior + (0.15 if order == 0 else 0.0)
             candidates.append(Candidate(position, order, sentence, score))
     return candidates
 
@@ -63,12 +77,14 @@ def extractive_answer(
     if sum(len(c.text) for c in primary) <= WHOLE_CHUNK_CHARS:
         # A short best chunk (a FAQ answer, a compact section) reads best whole.
         primary_limit = len(primary)
+    budget = max(MAX_CHARS, WHOLE_CHUNK_CHARS + 250)
     for pool, limit in ((primary, primary_limit), (others, 2)):
+        taken = 0
         for candidate in sorted(pool, key=lambda c: -c.score):
-            budget = max(MAX_CHARS, WHOLE_CHUNK_CHARS + 250)
-            if len([c for c in chosen if c in pool]) >= limit or length + len(candidate.text) > budget:
+            if taken >= limit or length + len(candidate.text) > budget:
                 continue
             chosen.append(candidate)
+            taken += 1
             length += len(candidate.text)
     if not chosen:
         return ""

@@ -91,6 +91,7 @@ class Classifier:
         self.margin = margin
         self._examples: dict[str, np.ndarray] = {}
         self._combined: dict[str, re.Pattern[str]] = {}
+        self._planted: dict[str, bool] = {}
 
     def _example_vectors(self) -> dict[str, np.ndarray]:
         if not self._examples:
@@ -110,6 +111,19 @@ class Classifier:
             if combined.search(text):
                 return intent
         return None
+
+    def planted_instruction(self, sentence: str) -> bool:
+        """Whether a knowledge-base sentence reads as an instruction to the assistant.
+
+        Asked for every candidate sentence of every extractive answer; the corpus is finite, so the
+        verdicts are kept (bounded, in case documents change while the process runs).
+        """
+        verdict = self._planted.get(sentence)
+        if verdict is None:
+            if len(self._planted) >= 20_000:
+                self._planted.clear()
+            verdict = self._planted[sentence] = self.by_rules(sentence) == "prompt_injection"
+        return verdict
 
     def classify(self, text: str) -> Classification:
         """The intent of one (already scrubbed) message."""
