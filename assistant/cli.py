@@ -187,14 +187,15 @@ def _day(value: str, option: str):  # type: ignore[no-untyped-def]
 def purge_command(
     days: int = typer.Option(None, "--days", help="Override ASSISTANT_RETENTION_DAYS."),
 ) -> None:
-    """Delete conversations (messages, feedback) without activity for ASSISTANT_RETENTION_DAYS days."""
+    """Delete conversations (messages, feedback) and finished WhatsApp records older than the retention."""
     from assistant.retention import purge
 
     keep = days if days is not None else get_settings().retention_days
     result = purge(_database().engine, keep)
     console.print(
         f"Purged {result.conversations} conversations older than {keep} days "
-        f"({result.messages} messages, {result.feedback} feedback)."
+        f"({result.messages} messages, {result.feedback} feedback; {result.whatsapp} WhatsApp records).",
+        soft_wrap=True,
     )
 
 

@@ -1,7 +1,9 @@
 """Retention and export: forget old conversations, and hand scrubbed ones to the advice team.
 
 A conversation older than ASSISTANT_RETENTION_DAYS (by its last activity, `updated_at`) is deleted with its
-messages and its feedback, by `assistant purge` and by a periodic task in the server.
+messages and its feedback, by `assistant purge` and by a periodic task in the server; finished WhatsApp
+records (inbound dedupe rows, sent or failed outbox rows, delivery statuses, 24-hour windows) of that age go
+with them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from assistant.storage import conversations, feedback, messages, now
+from assistant.whatsapp_store import purge_records
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,10 +35,11 @@ class Purged:
     conversations: int = 0
     messages: int = 0
     feedback: int = 0
+    whatsapp: int = 0
 
     @property
     def total(self) -> int:
-        return self.conversations + self.messages + self.feedback
+        return self.conversations + self.messages + self.feedback + self.whatsapp
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -46,7 +50,7 @@ def utc(value: datetime | None) -> datetime | None:
 
 
 def purge(engine: Engine, days: int, at: datetime | None = None) -> Purged:
-    """Delete conversations without activity for `days` days, with their messages and feedback."""
+    """Delete conversations without activity for `days` days (messages, feedback), and old WhatsApp work."""
     cutoff = (at or now()) - timedelta(days=days)
     with engine.begin() as conn:
         old = [
@@ -65,6 +69,7 @@ def purge(engine: Engine, days: int, at: datetime | None = None) -> Purged:
             result.conversations += conn.execute(
                 delete(conversations).where(conversations.c.id.in_(ids))
             ).rowcount
+        result.whatsapp = purge_records(conn, cutoff)
     log.info(
         "purged old conversations",
         extra={"event": "purge", "removed": asdict(result), "cutoff": cutoff.isoformat()},

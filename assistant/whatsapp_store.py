@@ -461,14 +461,18 @@ class WhatsAppStore:
 
     def purge(self, days: int) -> int:
         """Forget finished work older than `days` (dedupe only has to outlast Meta's redelivery, ~7 days)."""
-        cutoff = now() - timedelta(days=days)
         with self.engine.begin() as conn:
-            removed = conn.execute(
-                delete(outbox).where(outbox.c.status.in_(FINAL), outbox.c.updated_at < cutoff)
-            ).rowcount
-            removed += conn.execute(
-                delete(inbound).where(inbound.c.status == "processed", inbound.c.processed_at < cutoff)
-            ).rowcount
-            removed += conn.execute(delete(statuses).where(statuses.c.recorded_at < cutoff)).rowcount
-            removed += conn.execute(delete(windows).where(windows.c.last_inbound_at < cutoff)).rowcount
-        return int(removed)
+            return purge_records(conn, now() - timedelta(days=days))
+
+
+def purge_records(conn: Connection, cutoff: datetime) -> int:
+    """Delete finished WhatsApp work from before `cutoff`; pending and in-flight rows are never touched."""
+    removed = conn.execute(
+        delete(outbox).where(outbox.c.status.in_(FINAL), outbox.c.updated_at < cutoff)
+    ).rowcount
+    removed += conn.execute(
+        delete(inbound).where(inbound.c.status == "processed", inbound.c.processed_at < cutoff)
+    ).rowcount
+    removed += conn.execute(delete(statuses).where(statuses.c.recorded_at < cutoff)).rowcount
+    removed += conn.execute(delete(windows).where(windows.c.last_inbound_at < cutoff)).rowcount
+    return int(removed)

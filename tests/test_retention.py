@@ -71,7 +71,7 @@ def test_purge_command_deletes_only_old_conversations(
     store = SqlConversations(db)
     result = runner.invoke(cli, ["purge"])
     assert result.exit_code == 0, result.output
-    assert "Purged 1 conversations older than 90 days (2 messages, 1 feedback)" in result.output
+    assert "Purged 1 conversations older than 90 days (2 messages, 1 feedback;" in result.output
     assert not store.exists(old) and store.exists(middle) and store.exists(recent)
     monkeypatch.setenv("ASSISTANT_RETENTION_DAYS", "20")
     get_settings.cache_clear()
@@ -80,6 +80,68 @@ def test_purge_command_deletes_only_old_conversations(
     assert not store.exists(middle) and store.exists(recent)
     assert [r["conversation_id"] for r in FeedbackStore(db).all()] == [recent]
     assert "Purged 0 conversations" in runner.invoke(cli, ["purge"]).output
+
+
+def test_purge_command_also_forgets_finished_whatsapp_records(data_dir: Path) -> None:
+    from sqlalchemy import func, insert, select
+
+    from assistant.whatsapp_store import inbound, outbox, statuses, windows
+
+    db = Database(f"sqlite:///{data_dir / 'assistant.db'}")
+    old, recent = now() - timedelta(days=120), now() - timedelta(days=2)
+    with db.engine.begin() as conn:
+        for n, (stamp, state) in enumerate([(old, "processed"), (recent, "processed"), (old, "received")]):
+            conn.execute(
+                insert(inbound).values(
+                    message_id=f"wamid.{n}",
+                    sender_hash=f"h{n}",
+                    kind="text",
+                    status=state,
+                    received_at=stamp,
+                    processed_at=stamp if state == "processed" else None,
+                )
+            )
+        for n, (stamp, state) in enumerate(
+            [(old, "sent"), (old, "failed"), (recent, "sent"), (old, "pending")]
+        ):
+            conn.execute(
+                insert(outbox).values(
+                    idempotency_key=f"k{n}",
+                    inbound_id=n,
+                    part=0,
+                    sender_hash=f"h{n}",
+                    payload="{}",
+                    status=state,
+                    attempts=1,
+                    next_attempt_at=stamp,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+        conn.execute(insert(statuses).values(graph_message_id="g1", status="read", recorded_at=old))
+        conn.execute(insert(statuses).values(graph_message_id="g2", status="read", recorded_at=recent))
+        conn.execute(insert(windows).values(sender_hash="h0", last_inbound_at=old))
+        conn.execute(insert(windows).values(sender_hash="h1", last_inbound_at=recent))
+    result = runner.invoke(cli, ["purge"])
+    assert result.exit_code == 0, result.output
+    assert "5 WhatsApp records" in result.output, result.output
+    with db.engine.connect() as conn:
+        left = {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (inbound, outbox, statuses, windows)
+        }
+        pending = conn.execute(select(outbox.c.status).where(outbox.c.idempotency_key == "k3")).scalar_one()
+        unanswered = conn.execute(
+            select(inbound.c.status).where(inbound.c.message_id == "wamid.2")
+        ).scalar_one()
+    # Kept: everything recent, and old work that is not finished (a pending reply, an unanswered message).
+    assert left == {
+        "whatsapp_inbound": 2,
+        "whatsapp_outbox": 2,
+        "whatsapp_statuses": 1,
+        "whatsapp_windows": 1,
+    }
+    assert pending == "pending" and unanswered == "received"
 
 
 def test_the_server_purges_periodically(fixture_assistant: Assistant, tmp_path: Path) -> None:
