@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     llm_timeout: float = 20.0
     llm_temperature: float = 0.1
+    llm_stream_usage: bool = True  # ask streamed replies for token counts (stream_options.include_usage)
     llm_classifier: bool = False
 
     # Retrieval and answering

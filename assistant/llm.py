@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, TypedDict
 
 import httpx
@@ -22,6 +22,9 @@ class Usage(TypedDict, total=False):
     completion_tokens: int
 
 
+UsageHook = Callable[[Usage], None]
+
+
 class ChatModel(Protocol):
     """Completes a conversation, whole or as a stream of text pieces."""
 
@@ -34,13 +37,34 @@ class OpenAICompatibleChatModel:
     """`POST {base_url}/chat/completions`, as served by vLLM, Ollama, TGI or a cloud provider."""
 
     def __init__(
-        self, base_url: str, model: str, api_key: str = "", timeout: float = 20.0, temperature: float = 0.1
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 20.0,
+        temperature: float = 0.1,
+        stream_usage: bool = True,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
         self.model = model
         self.temperature = temperature
-        self.usage: Usage = {}
+        self.stream_usage = stream_usage
+        # Called with the token counts of every reply that reports them (metrics); threads share the client,
+        # so usage is handed on per reply rather than kept in an attribute.
+        self.usage_hooks: list[UsageHook] = []
+
+    def _report(self, usage: object) -> None:
+        if not isinstance(usage, dict):
+            return
+        counts = Usage()
+        for kind in ("prompt_tokens", "completion_tokens"):
+            value = usage.get(kind)
+            if isinstance(value, int) and value >= 0:
+                counts[kind] = value  # type: ignore[literal-required]
+        if counts:
+            for hook in list(self.usage_hooks):
+                hook(counts)
 
     def _payload(
         self, messages: Sequence[Message], stream: bool, json_mode: bool = False
@@ -53,6 +77,9 @@ class OpenAICompatibleChatModel:
         }
         if json_mode:
             payload["response_format"] = {"type": "json_object"}
+        if stream and self.stream_usage:
+            # vLLM, Ollama and OpenAI then send a last event with the token counts (and no choices).
+            payload["stream_options"] = {"include_usage": True}
         return payload
 
     def complete(self, messages: Sequence[Message], json_mode: bool = False) -> str:
@@ -60,8 +87,8 @@ class OpenAICompatibleChatModel:
             response = self._client.post("/chat/completions", json=self._payload(messages, False, json_mode))
             response.raise_for_status()
             body = response.json()
-            self.usage = Usage(**(body.get("usage") or {}))
             content = body["choices"][0]["message"]["content"]
+            self._report(body.get("usage"))
         except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
             raise UpstreamError(f"LLM request failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(content, str):
@@ -81,6 +108,7 @@ class OpenAICompatibleChatModel:
                     if data == "[DONE]":
                         return
                     event = json.loads(data)
+                    self._report(event.get("usage"))
                     choices = event.get("choices") or []
                     piece = (choices[0].get("delta") or {}).get("content") if choices else None
                     if piece:
@@ -116,4 +144,5 @@ def chat_model_from_settings(settings: Settings) -> ChatModel | None:
         settings.llm_api_key,
         settings.llm_timeout,
         settings.llm_temperature,
+        settings.llm_stream_usage,
     )

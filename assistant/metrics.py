@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -44,8 +44,9 @@ class Metrics:
 
     def __init__(self, db: Database | None = None, llm: Any = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._llm = llm
-        self._last_usage: object = None
+        hooks = getattr(llm, "usage_hooks", None)
+        if isinstance(hooks, list):
+            hooks.append(self.count_tokens)
         r = self.registry
         self.requests = Counter(
             "assistant_http_requests_total",
@@ -101,7 +102,7 @@ class Metrics:
         )
         self.tokens = Counter(
             "assistant_llm_tokens_total",
-            "LLM tokens as reported by the endpoint (non-streamed replies only)",
+            "LLM tokens as reported by the endpoint, streamed replies included",
             ["kind"],
             registry=r,
         )
@@ -138,7 +139,6 @@ class Metrics:
             errors = compose_failures.count("llm_error")
             self.llm_errors.inc(errors)
             self.check_failures.inc(len(compose_failures) - errors)
-        self._count_tokens()
         if turn.composer == "extractive-fallback":
             self.llm_fallbacks.inc()
         if turn.reason == "check_failed":
@@ -149,13 +149,8 @@ class Metrics:
         self.errors.labels("pipeline").inc()
         self.observe_turn(turn)
 
-    def _count_tokens(self) -> None:
-        """Tokens of the LLM's latest non-streamed reply, once: the client sets a new `usage` dict per reply
-        (streamed replies carry no usage, so answers composed by streaming add nothing here)."""
-        usage = getattr(self._llm, "usage", None)
-        if not isinstance(usage, dict) or usage is self._last_usage:
-            return
-        self._last_usage = usage
+    def count_tokens(self, usage: Mapping[str, int]) -> None:
+        """Token counts of one LLM reply, streamed or not, as the endpoint reported them."""
         for kind in ("prompt_tokens", "completion_tokens"):
             value = usage.get(kind)
             if isinstance(value, int) and value > 0:

@@ -115,5 +115,8 @@ class ScriptedOpenAIServer(LoopbackServer):
             event = {"choices": [{"index": 0, "delta": {"content": reply[i : i + 7]}}]}
             handler.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
             handler.wfile.flush()
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+            handler.wfile.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
         handler.wfile.write(b"data: [DONE]\n\n")
         handler.wfile.flush()

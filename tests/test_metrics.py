@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, insert
 
 from assistant.api.app import create_app
-from assistant.llm import OpenAICompatibleChatModel
+from assistant.llm import Message, OpenAICompatibleChatModel
 from assistant.metrics import Metrics, outbox_depth_counter
 from assistant.pipeline import Context, Turn
 from assistant.service import Assistant
@@ -140,25 +140,39 @@ def test_llm_calls_fallbacks_and_errors(fixture_assistant: Assistant, tmp_path: 
     assert sample(text, "assistant_compositions_total", composer="extractive-fallback") == 1
 
 
-def test_observe_turn_counts_llm_attempts_and_tokens_once() -> None:
-    llm = types.SimpleNamespace(usage={"prompt_tokens": 7, "completion_tokens": 3})
-    metrics = Metrics(llm=llm)
+def test_observe_turn_counts_llm_attempts() -> None:
+    metrics = Metrics()
     turn = Turn(raw="", composer="extractive-fallback", checks_failed=["citations: none", "llm_error"])
     turn.timings = {"compose": 12.0}
     metrics.observe_turn(turn)
-    metrics.observe_turn(Turn(raw="", composer="extractive"))  # the same usage is not counted again
+    metrics.observe_turn(Turn(raw="", composer="extractive"))
     text = metrics.render().decode()
     assert sample(text, "assistant_llm_calls_total") == 2
     assert sample(text, "assistant_llm_errors_total") == 1
     assert sample(text, "assistant_llm_fallbacks_total") == 1
-    assert sample(text, "assistant_llm_tokens_total", kind="prompt") == 7
-    assert sample(text, "assistant_llm_tokens_total", kind="completion") == 3
     assert sample(text, "assistant_pipeline_stage_duration_seconds_sum", stage="compose") == pytest.approx(
         0.012
     )
-    llm.usage = {"prompt_tokens": 5, "completion_tokens": 1}  # a new reply
-    metrics.observe_turn(Turn(raw="", composer="llm"))
-    assert sample(metrics.render().decode(), "assistant_llm_tokens_total", kind="prompt") == 12
+
+
+def test_tokens_of_streamed_and_whole_replies_are_counted() -> None:
+    with ScriptedOpenAIServer([{"reply": "Een antwoord met bron [1]."}]) as server:
+        model = OpenAICompatibleChatModel(server.url, "m", timeout=5)
+        metrics = Metrics(llm=model)
+        message: Message = {"role": "user", "content": "vraag"}
+        assert "".join(model.stream([message])) == "Een antwoord met bron [1]."
+        assert server.chat_requests()[-1]["body"]["stream_options"] == {"include_usage": True}
+        text = metrics.render().decode()
+        assert sample(text, "assistant_llm_tokens_total", kind="prompt") == 10
+        assert sample(text, "assistant_llm_tokens_total", kind="completion") == 5
+        model.complete([message])
+        assert sample(metrics.render().decode(), "assistant_llm_tokens_total", kind="prompt") == 20
+        # A server that rejects stream_options: the setting leaves it out, and nothing is counted.
+        quiet = OpenAICompatibleChatModel(server.url, "m", timeout=5, stream_usage=False)
+        quiet.usage_hooks.append(metrics.count_tokens)
+        assert "".join(quiet.stream([message]))
+        assert "stream_options" not in server.chat_requests()[-1]["body"]
+        assert sample(metrics.render().decode(), "assistant_llm_tokens_total", kind="completion") == 10
 
 
 def test_outbox_depth_counts_waiting_rows(app_parts: tuple[TestClient, Database]) -> None:
