@@ -25,3 +25,7 @@ class UpstreamError(AssistantError):
     """An outside service (LLM, embeddings endpoint, Graph API) failed."""
 
     retryable = True
+
+
+class TurnCancelled(AssistantError):
+    """The visitor left before the answer was ready (a closed stream): the remaining work is skipped."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 from assistant.answer.extractive import extractive_answer
 from assistant.answer.llm import llm_answer
 from assistant.config import Settings
-from assistant.errors import UpstreamError
+from assistant.errors import TurnCancelled, UpstreamError
 from assistant.guards import output
 from assistant.guards.classify import INTENTS, Classification, Classifier
 from assistant.guards.language import detect_language
@@ -78,6 +79,8 @@ class Turn(BaseModel):
     checks_failed: list[str] = Field(default_factory=list)
     finished: bool = False
     timings: dict[str, float] = Field(default_factory=dict)
+    # Set by the channel when the visitor has gone (a closed stream): the pipeline stops at the next stage.
+    cancelled: threading.Event = Field(default_factory=threading.Event, exclude=True, repr=False)
 
     model_config = {"arbitrary_types_allowed": True}
 
@@ -220,8 +223,18 @@ def compose(turn: Turn, ctx: Context) -> None:
     for _attempt in range(2):  # one retry with the failure named
         try:
             answer = llm_answer(
-                ctx.llm, ctx.prompts, turn.language, turn.question, turn.retrieved, history, correction
+                ctx.llm,
+                ctx.prompts,
+                turn.language,
+                turn.question,
+                turn.retrieved,
+                history,
+                correction,
+                cancelled=turn.cancelled.is_set,
             )
+        except TurnCancelled:
+            turn.finish("no_answer", "cancelled", "")
+            return
         except UpstreamError:
             turn.checks_failed.append("llm_error")
             break
@@ -352,6 +365,9 @@ STAGES: list[Stage] = [
 def run(turn: Turn, ctx: Context, stages: Sequence[Stage] = STAGES) -> Turn:
     """Run the stages in order until one finishes the turn; each stage's time is recorded."""
     for stage in stages:
+        if turn.cancelled.is_set():
+            turn.finish("no_answer", "cancelled", "")
+            break
         started = time.perf_counter()
         stage(turn, ctx)
         turn.timings[stage.__name__] = (time.perf_counter() - started) * 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,8 +66,12 @@ class Assistant:
         filters: Filters | None = None,
         channel: str = "web",
         profile: str = "",
+        cancelled: threading.Event | None = None,
     ) -> Turn:
-        """Answer one message; a new conversation is started when no id is given."""
+        """Answer one message; a new conversation is started when no id is given.
+
+        `cancelled`, once set, stops the work at the next stage (or LLM piece); the question is still stored.
+        """
         history: list[HistoryItem] = []
         if not conversation_id:
             conversation_id = self.conversations.new(channel, profile)
@@ -79,6 +84,7 @@ class Assistant:
             profile=profile,
             filters=filters or Filters(),
             history=history,
+            cancelled=cancelled or threading.Event(),
         )
         run(turn, self.context, self.stages)
         blocked = turn.status in ("refused", "crisis")

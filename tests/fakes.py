@@ -40,7 +40,8 @@ class ScriptedOpenAIServer(LoopbackServer):
     """Answers /v1/chat/completions from a script and /v1/embeddings with hashed vectors.
 
     Each script step is a dict: {"reply": text} (streams too when the client asks), {"sleep": seconds},
-    {"garbage": True} (not JSON), {"status": 500}. The last step repeats. Requests are recorded.
+    {"garbage": True} (not JSON), {"status": 500}; with "piece_delay": seconds a streamed reply is sent
+    slowly. The last step repeats. Requests are recorded; `aborted` counts streams the client closed early.
     """
 
     def __init__(self, script: list[dict[str, Any]] | None = None, dim: int = 32) -> None:
@@ -48,6 +49,7 @@ class ScriptedOpenAIServer(LoopbackServer):
         self.script: deque[dict[str, Any]] = deque(script or [{"reply": "ok"}])
         self.requests: list[dict[str, Any]] = []
         self.dim = dim
+        self.aborted = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,8 +115,13 @@ class ScriptedOpenAIServer(LoopbackServer):
         handler.end_headers()
         for i in range(0, len(reply), 7):
             event = {"choices": [{"index": 0, "delta": {"content": reply[i : i + 7]}}]}
-            handler.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-            handler.wfile.flush()
+            try:
+                handler.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                handler.wfile.flush()
+            except OSError:  # the client hung up: a real server stops generating here
+                self.aborted += 1
+                return
+            time.sleep(step.get("piece_delay", 0))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
             handler.wfile.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())

@@ -240,3 +240,56 @@ def test_document_pages_render(client: TestClient) -> None:
     episode = client.get("/podcast/testshow/test-aflevering")
     assert 'id="t=0"' in episode.text and "Voorbeeldinhoud" in episode.text
     assert client.get("/kennisbank/artikelen/bestaat-niet").status_code == 404
+
+
+def test_a_visitor_who_leaves_stops_the_llm_stream(fixture_assistant: Assistant, tmp_path: Path) -> None:
+    """Closing /v1/chat/stream mid-answer closes the LLM stream too; the question is still stored."""
+    import copy
+    import time
+
+    import httpx
+    from sqlalchemy import select
+
+    from assistant.llm import OpenAICompatibleChatModel
+    from assistant.pipeline import Context
+    from assistant.storage import Database, SqlConversations, messages
+    from tests.conftest import ServerThread
+    from tests.fakes import ScriptedOpenAIServer
+
+    def wait_for(condition: object, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():  # type: ignore[operator]
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.02)
+
+    reply = "Een deeltijdpabo duurt meestal vier jaar [1]. " * 20  # ~130 pieces, 50 ms apart: ~6.5 s
+    with ScriptedOpenAIServer([{"reply": reply, "piece_delay": 0.05}]) as llm:
+        db = Database(f"sqlite:///{tmp_path / 'leave.db'}")
+        assistant = copy.copy(fixture_assistant)
+        assistant.conversations = SqlConversations(db)
+        assistant.observers = []
+        ctx = fixture_assistant.context
+        model = OpenAICompatibleChatModel(llm.url, "m", timeout=20)
+        assistant.context = Context(ctx.settings, ctx.prompts, ctx.retriever, ctx.classifier, llm=model)
+        settings = fixture_assistant.settings.model_copy(
+            update={"data_dir": tmp_path / "appdata", "database_url": db.url}
+        )
+        with ServerThread(create_app(settings, assistant=assistant)) as server:
+            with (
+                httpx.Client(base_url=server.url, timeout=20, trust_env=False) as client,
+                client.stream(
+                    "POST", "/v1/chat/stream", json={"message": "Hoe lang duurt de deeltijdpabo?"}
+                ) as response,
+            ):
+                assert response.status_code == 200
+                wait_for(lambda: llm.chat_requests())
+                time.sleep(0.3)  # the LLM is mid-reply; now the visitor closes the tab
+            wait_for(lambda: llm.aborted == 1)
+            with db.engine.connect() as conn:
+                wait_for(
+                    lambda: conn.execute(select(messages.c.role)).all() != [],
+                )
+                rows = conn.execute(select(messages.c.role, messages.c.text, messages.c.reason)).all()
+    assert [(r.role, r.reason) for r in rows] == [("user", None), ("assistant", "cancelled")]
+    assert rows[0].text == "Hoe lang duurt de deeltijdpabo?"
+    assert len(llm.chat_requests()) == 1, "no retry after the visitor left"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import closing
 
+from assistant.errors import TurnCancelled
 from assistant.llm import ChatModel, Message
 from assistant.prompts import Prompts
 from assistant.retrieval import Retrieved
@@ -69,10 +71,21 @@ def llm_answer(
     retrieved: Sequence[Retrieved],
     history: Sequence[Message] = (),
     correction: str = "",
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> str:
-    """The model's answer (streamed from the endpoint), with links restored and unknown markers removed."""
+    """The model's answer (streamed from the endpoint), with links restored and unknown markers removed.
+
+    When `cancelled()` turns true the stream is closed at once (a self-hosted LLM server then stops
+    generating) and TurnCancelled is raised.
+    """
     messages, links = messages_for(prompts, language, question, retrieved, history, correction)
-    text = "".join(model.stream(messages))
+    parts: list[str] = []
+    with closing(iter(model.stream(messages))) as stream:  # type: ignore[type-var]
+        for piece in stream:
+            if cancelled():
+                raise TurnCancelled("the visitor left")
+            parts.append(piece)
+    text = "".join(parts)
     text = untokenised(text, links)
     return re.sub(
         r"\[(\d{1,2})\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(retrieved) else "", text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             roles = [r for r in roles if r in profile.filters.roles] or list(profile.filters.roles)
         return Filters(sectors=sectors, roles=roles)
 
-    def answer(body: ChatRequest, request: Request) -> Turn:
+    def answer(body: ChatRequest, request: Request, cancelled: threading.Event | None = None) -> Turn:
         profile = profile_for(request, body.profile)
         if body.conversation_id and not assistant.conversations.exists(body.conversation_id):
             raise ApiError(
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                 filters=filters_for(body, profile),
                 channel=body.channel,
                 profile=profile.id,
+                cancelled=cancelled,
             )
         except IndexNotReadyError as exc:
             raise ApiError(503, "index_not_ready", str(exc)) from exc
@@ -192,11 +194,20 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             )
 
         async def events() -> AsyncIterator[dict[str, str]]:
+            # When the visitor closes the stream, sse-starlette cancels this generator; the thread cannot be
+            # interrupted, so it is abandoned and told to stop (it also stops a streaming LLM call).
+            cancelled = threading.Event()
+            finished = False
             try:
-                turn = await to_thread.run_sync(answer, body, request)
+                turn = await to_thread.run_sync(answer, body, request, cancelled, abandon_on_cancel=True)
+                finished = True
             except ApiError as exc:
+                finished = True
                 yield {"event": "error", "data": json.dumps({"error": exc.error, "detail": exc.detail})}
                 return
+            finally:
+                if not finished:
+                    cancelled.set()
             yield {
                 "event": "meta",
                 "data": json.dumps({"conversation_id": turn.conversation_id, "language": turn.language}),
