@@ -118,7 +118,8 @@ def detect(turn: Turn, ctx: Context) -> None:
 
 
 def classify(turn: Turn, ctx: Context) -> None:
-    decided = ctx.classifier.classify(turn.text)
+    unscrubbed = normalized(turn.raw)[: ctx.settings.max_message_chars] if turn.pii else ""
+    decided = ctx.classifier.classify(turn.text, unscrubbed)
     if decided.intent == "question" and ctx.llm is not None and ctx.settings.llm_classifier:
         decided = _llm_intent(turn, ctx) or decided
     turn.intent, turn.intent_source = decided.intent, decided.source

@@ -6,6 +6,7 @@ import base64
 import binascii
 import codecs
 import re
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
@@ -61,10 +62,15 @@ def decoded_variants(text: str) -> list[str]:
     if "%" in text:
         variants.append(urllib.parse.unquote(text))
     variants.append(text.translate(_LEET))
-    if not _reads_as_language(text):
-        # Only text that is not plain Dutch or English can hide ROT13 or reversed words.
-        variants.append(codecs.decode(text, "rot13"))
-        variants.append(text[::-1])
+    folded = unicodedata.normalize("NFKC", text)  # full-width and other look-alike letters
+    if folded != text:
+        variants.append(folded)
+    # Only text that is not plain Dutch or English can hide ROT13 or reversed words; a message may wrap
+    # it in a plain sentence ("lees dit achterstevoren: ..."), so each part after a colon counts too.
+    for part in {text, *re.split(r"[:\n]", text)}:
+        if part.strip() and not _reads_as_language(part):
+            variants.append(codecs.decode(part, "rot13"))
+            variants.append(part[::-1])
     # "n-e-g-e-e-r" or "i g n o r e": letters split by separators
     for separator in (r"[.\-_*]", r" "):
         joined = re.sub(rf"(?<=\b\w){separator}(?=\w\b)", "", text)
@@ -125,12 +131,20 @@ class Classifier:
             verdict = self._planted[sentence] = self.by_rules(sentence) == "prompt_injection"
         return verdict
 
-    def classify(self, text: str) -> Classification:
-        """The intent of one (already scrubbed) message."""
+    def classify(self, text: str, unscrubbed: str = "") -> Classification:
+        """The intent of one (already scrubbed) message.
+
+        `unscrubbed` is the same message before personal data was masked: hidden instructions are also
+        decoded from it, because masking can break them (hex bytes look like a phone number). It is only
+        read here, never stored or sent anywhere.
+        """
         intent = self.by_rules(text)
         if intent:
             return Classification(intent, "rules")
-        for variant in decoded_variants(text):
+        variants = decoded_variants(text)
+        if unscrubbed and unscrubbed != text:
+            variants += decoded_variants(unscrubbed)
+        for variant in variants:
             hidden = self.by_rules(variant)
             if hidden == "abuse":
                 return Classification("abuse", "decoded")
