@@ -166,7 +166,11 @@ def condense(turn: Turn, ctx: Context) -> None:
 
 
 def retrieve(turn: Turn, ctx: Context) -> None:
-    turn.retrieved = ctx.retriever.search(turn.question, turn.filters)
+    query = turn.question
+    if turn.language == "en":
+        # The knowledge base is Dutch: English terms are searched with their Dutch words as well.
+        query = f"{query} {ctx.prompts.dutch_search_words(query)}".strip()
+    turn.retrieved = ctx.retriever.search(query, turn.filters)
 
 
 def answerability(hits: Sequence[Retrieved], question: str) -> float:

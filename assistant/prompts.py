@@ -49,7 +49,12 @@ class Prompts:
     deciders: list[Decider]
     forbidden: list[re.Pattern[str]]
     intent_examples: dict[str, list[str]]
+    glossary: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
     canary: str = field(default_factory=lambda: "CANARY-" + secrets.token_hex(8))
+
+    def dutch_search_words(self, question: str) -> str:
+        """The Dutch words of every glossary term an English question contains."""
+        return " ".join(words for pattern, words in self.glossary if pattern.search(question))
 
     def system_prompt(self, language: str) -> str:
         return self.system[language].replace("{canary}", self.canary)
@@ -122,4 +127,10 @@ def load_prompts(folder: Path) -> Prompts:
         deciders=deciders,
         forbidden=forbidden,
         intent_examples=examples,
+        glossary=[
+            (_compile(pattern, "glossary.yaml"), str(words))
+            for pattern, words in ((_yaml(folder / "glossary.yaml") or {}).get("en_nl") or {}).items()
+        ]
+        if (folder / "glossary.yaml").exists()
+        else [],
     )

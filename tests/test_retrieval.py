@@ -72,3 +72,20 @@ def test_in_memory_dense_search_matches_chroma(full_assistant: Assistant) -> Non
             if x.chunk.id == y.chunk.id:
                 assert abs(x.dense - y.dense) < 1e-3, "the same cosine similarity either way"
     assert same / total >= 0.95, f"{same}/{total} identical top-5 lists"
+
+
+def test_english_questions_are_searched_with_the_dutch_words_of_the_glossary(
+    full_assistant: Assistant,
+) -> None:
+    prompts = full_assistant.prompts
+    words = prompts.dutch_search_words(
+        "How do I get a second-degree teaching qualification via lateral entry?"
+    )
+    assert {"tweedegraads", "bevoegdheid", "zij-instroom"} <= set(words.split())
+    assert prompts.dutch_search_words("Wat verdient een leraar?") == ""  # nothing English in it
+    turn = full_assistant.ask("How do I become a primary school teacher in the Netherlands?")
+    assert turn.language == "en" and turn.status == "answered"
+    docs = [hit.chunk.doc_id for hit in turn.retrieved]
+    assert "art-pabo-voltijd" in docs, docs
+    without = full_assistant.retriever.search("How do I become a primary school teacher in the Netherlands?")
+    assert "art-pabo-voltijd" not in [hit.chunk.doc_id for hit in without], "the glossary made the difference"
