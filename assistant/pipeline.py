@@ -119,7 +119,7 @@ def detect(turn: Turn, ctx: Context) -> None:
 
 def classify(turn: Turn, ctx: Context) -> None:
     unscrubbed = normalized(turn.raw)[: ctx.settings.max_message_chars] if turn.pii else ""
-    decided = ctx.classifier.classify(turn.text, unscrubbed)
+    decided = ctx.classifier.classify(turn.text, unscrubbed, follow_up=_is_follow_up(turn))
     if decided.intent == "question" and ctx.llm is not None and ctx.settings.llm_classifier:
         decided = _llm_intent(turn, ctx) or decided
     turn.intent, turn.intent_source = decided.intent, decided.source
@@ -154,14 +154,18 @@ _FOLLOW_UP = re.compile(
 )
 
 
+def _is_follow_up(turn: Turn) -> bool:
+    """A short message or one that starts like a follow-up, after an earlier question."""
+    if not any(h.role == "user" and not h.blocked for h in turn.history):
+        return False
+    return len(re.findall(r"\w+", turn.text)) <= 6 or bool(_FOLLOW_UP.match(turn.text))
+
+
 def condense(turn: Turn, ctx: Context) -> None:
     """A short follow-up ("en in het mbo?") borrows the subject of the previous question."""
     turn.question = turn.text
-    previous = [h for h in turn.history if h.role == "user" and not h.blocked]
-    if not previous:
-        return
-    words = len(re.findall(r"\w+", turn.text))
-    if words <= 6 or _FOLLOW_UP.match(turn.text):
+    if _is_follow_up(turn):
+        previous = [h for h in turn.history if h.role == "user" and not h.blocked]
         turn.question = f"{previous[-1].text} {turn.text}"
 
 

@@ -50,6 +50,8 @@ class Prompts:
     forbidden: list[re.Pattern[str]]
     intent_examples: dict[str, list[str]]
     glossary: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    # The intent model's minimum probability per intent; an intent without one is left to the rules.
+    model_thresholds: dict[str, float] = field(default_factory=dict)
     canary: str = field(default_factory=lambda: "CANARY-" + secrets.token_hex(8))
 
     def dutch_search_words(self, question: str) -> str:
@@ -127,6 +129,7 @@ def load_prompts(folder: Path) -> Prompts:
         deciders=deciders,
         forbidden=forbidden,
         intent_examples=examples,
+        model_thresholds={str(k): float(v) for k, v in (rules.get("model_thresholds") or {}).items()},
         glossary=[
             (_compile(pattern, "glossary.yaml"), str(words))
             for pattern, words in ((_yaml(folder / "glossary.yaml") or {}).get("en_nl") or {}).items()

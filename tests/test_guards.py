@@ -213,3 +213,20 @@ def test_every_number_must_appear_in_a_cited_source(answer: str, source: str, ok
 def test_markers_are_not_numbers() -> None:
     assert output.check_numbers("Zo zit het [1][2].", "") is None
     assert re.fullmatch(r"\[1\]", "[1]")
+
+
+def test_the_intent_model_decides_what_no_rule_catches(classifier: Classifier) -> None:
+    text = "Welke wijn past het best bij een zalmschotel met dille?"
+    assert classifier.by_rules(text) is None
+    decided = classifier.classify(text)
+    assert (decided.intent, decided.source) == ("out_of_scope", "model")
+    assert decided.score >= classifier.prompts.model_thresholds["out_of_scope"]
+    probabilities = classifier.probabilities("Hoe lang duurt de pabo in deeltijd?")
+    assert max(probabilities, key=lambda k: probabilities[k]) == "question"
+    assert abs(sum(probabilities.values()) - 1.0) < 1e-6
+
+
+def test_the_model_never_refuses_a_short_follow_up(classifier: Classifier) -> None:
+    text = "Welke wijn past het best bij een zalmschotel met dille?"
+    assert classifier.classify(text, follow_up=True).intent == "question"
+    assert "personal_verdict" not in classifier.prompts.model_thresholds, "verdicts are left to the rules"

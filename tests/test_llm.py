@@ -126,7 +126,8 @@ def test_the_llm_classifier_decides_and_falls_back_on_error(fixture_assistant: A
     with ScriptedOpenAIServer([{"reply": '{"intent": "out_of_scope"}'}, {"garbage": True}]) as server:
         model = OpenAICompatibleChatModel(server.url, "m")
         llm_ctx = Context(settings, ctx.prompts, ctx.retriever, ctx.classifier, llm=model)
-        decided = Turn(raw="", text="Wat is het mooiste schilderij van Rembrandt volgens jou?")
+        # An ordinary question offline, so the decision visibly comes from the (scripted) LLM.
+        decided = Turn(raw="", text="Welke vakken kan ik later geven als leraar?")
         classify(decided, llm_ctx)
         assert (decided.intent, decided.intent_source, decided.status) == ("out_of_scope", "llm", "refused")
         assert server.chat_requests()[0]["body"]["response_format"] == {"type": "json_object"}

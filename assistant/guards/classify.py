@@ -6,9 +6,11 @@ import base64
 import binascii
 import codecs
 import re
+import threading
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,16 +88,30 @@ def _reads_as_language(text: str) -> bool:
 
 
 class Classifier:
-    """Rules from prompts/rules.yaml, then similarity to prompts/intents/*.yaml examples."""
+    """Rules from prompts/rules.yaml, then the meaning of the message, learnt from prompts/intents/*.yaml.
+
+    `method="model"` (default): a logistic regression on the question embeddings of all examples, which
+    decides only when it is confident: `model_thresholds` in rules.yaml gives the minimum probability per
+    intent (intents without one are left to the rules). `method="examples"`: similarity to the nearest
+    example (`threshold`, `margin`), the earlier approach.
+    """
 
     def __init__(
-        self, prompts: Prompts, embedder: Embedder, threshold: float = 0.9, margin: float = 0.02
+        self,
+        prompts: Prompts,
+        embedder: Embedder,
+        threshold: float = 0.9,
+        margin: float = 0.02,
+        method: str = "model",
     ) -> None:
         self.prompts = prompts
         self.embedder = embedder
         self.threshold = threshold
         self.margin = margin
+        self.method = method
         self._examples: dict[str, np.ndarray] = {}
+        self._fitted: Any = None
+        self._fit_lock = threading.Lock()
         self._combined: dict[str, re.Pattern[str]] = {}
         self._planted: dict[str, bool] = {}
 
@@ -105,6 +121,39 @@ class Classifier:
                 if examples:
                     self._examples[intent] = self.embedder.embed_passages(examples)
         return self._examples
+
+    def _intent_model(self) -> Any:
+        """The logistic regression over the examples, fitted once (on first use or at warm-up)."""
+        with self._fit_lock:
+            if self._fitted is None:
+                from sklearn.linear_model import LogisticRegression
+                from sklearn.pipeline import make_pipeline
+                from sklearn.preprocessing import StandardScaler
+
+                texts: list[str] = []
+                labels: list[str] = []
+                for intent, examples in self.prompts.intent_examples.items():
+                    texts += examples
+                    labels += [intent] * len(examples)
+                batch = getattr(self.embedder, "embed_queries", None)
+                vectors = (
+                    np.asarray(batch(texts))
+                    if batch is not None
+                    else np.stack([self.embedder.embed_query(t) for t in texts])
+                )
+                # e5 vectors differ in small amounts per dimension: standardise before the regression.
+                model = make_pipeline(
+                    StandardScaler(), LogisticRegression(C=0.5, max_iter=5000, class_weight="balanced")
+                )
+                model.fit(vectors, labels)
+                self._fitted = model
+            return self._fitted
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        """The model's probability per intent for one (scrubbed) message."""
+        model = self._intent_model()
+        probs = model.predict_proba(self.embedder.embed_query(text).reshape(1, -1))[0]
+        return {str(c): float(p) for c, p in zip(model.classes_, probs, strict=True)}
 
     def by_rules(self, text: str) -> str | None:
         for intent in self.prompts.rule_order:
@@ -131,12 +180,13 @@ class Classifier:
             verdict = self._planted[sentence] = self.by_rules(sentence) == "prompt_injection"
         return verdict
 
-    def classify(self, text: str, unscrubbed: str = "") -> Classification:
+    def classify(self, text: str, unscrubbed: str = "", follow_up: bool = False) -> Classification:
         """The intent of one (already scrubbed) message.
 
         `unscrubbed` is the same message before personal data was masked: hidden instructions are also
         decoded from it, because masking can break them (hex bytes look like a phone number). It is only
-        read here, never stored or sent anywhere.
+        read here, never stored or sent anywhere. A `follow_up` ("en kost dat iets?") means something only
+        with the previous question: the model does not refuse it (the rules still do).
         """
         intent = self.by_rules(text)
         if intent:
@@ -151,9 +201,18 @@ class Classifier:
             if hidden in ("prompt_injection", "out_of_scope"):
                 # An instruction someone took the trouble to encode is an injection attempt.
                 return Classification("prompt_injection", "decoded")
-        vectors = self._example_vectors()
-        if not vectors:
+        if not any(self.prompts.intent_examples.values()):
             return Classification("question", "default", 0.0)
+        if self.method == "model" and len(self.prompts.intent_examples) > 1:
+            probs = self.probabilities(text)
+            top = max(probs, key=lambda k: probs[k])
+            needed = self.prompts.model_thresholds.get(top)
+            if follow_up and top in ("out_of_scope", "prompt_injection", "abuse"):
+                needed = None
+            if top != "question" and needed is not None and probs[top] >= needed:
+                return Classification(top, "model", probs[top])
+            return Classification("question", "model", probs.get("question", 0.0))
+        vectors = self._example_vectors()
         query = self.embedder.embed_query(text)
         best = {intent: float(np.max(matrix @ query)) for intent, matrix in vectors.items()}
         top = max(best, key=lambda k: best[k])
