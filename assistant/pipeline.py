@@ -119,7 +119,9 @@ def detect(turn: Turn, ctx: Context) -> None:
 
 def classify(turn: Turn, ctx: Context) -> None:
     unscrubbed = normalized(turn.raw)[: ctx.settings.max_message_chars] if turn.pii else ""
-    decided = ctx.classifier.classify(turn.text, unscrubbed, follow_up=_is_follow_up(turn))
+    decided = ctx.classifier.classify(
+        turn.text, unscrubbed, follow_up=_is_follow_up(turn), meaning=_search_text(turn.text, turn, ctx)
+    )
     if decided.intent == "question" and ctx.llm is not None and ctx.settings.llm_classifier:
         decided = _llm_intent(turn, ctx) or decided
     turn.intent, turn.intent_source = decided.intent, decided.source
@@ -169,12 +171,16 @@ def condense(turn: Turn, ctx: Context) -> None:
         turn.question = f"{previous[-1].text} {turn.text}"
 
 
+def _search_text(text: str, turn: Turn, ctx: Context) -> str:
+    """The text that is embedded and searched: the knowledge base is Dutch, so an English question gets
+    the Dutch words of the glossary terms it contains."""
+    if turn.language != "en":
+        return text
+    return f"{text} {ctx.prompts.dutch_search_words(text)}".strip()
+
+
 def retrieve(turn: Turn, ctx: Context) -> None:
-    query = turn.question
-    if turn.language == "en":
-        # The knowledge base is Dutch: English terms are searched with their Dutch words as well.
-        query = f"{query} {ctx.prompts.dutch_search_words(query)}".strip()
-    turn.retrieved = ctx.retriever.search(query, turn.filters)
+    turn.retrieved = ctx.retriever.search(_search_text(turn.question, turn, ctx), turn.filters)
 
 
 def answerability(hits: Sequence[Retrieved], question: str) -> float:

@@ -40,7 +40,7 @@ class Assistant:
             settings=settings,
             prompts=self.prompts,
             retriever=self.retriever,
-            classifier=Classifier(self.prompts, self.embedder),
+            classifier=Classifier(self.prompts, self.embedder, method=settings.classifier_method),
             llm=llm if llm is not None else chat_model_from_settings(settings),
         )
         self.conversations: ConversationStore = conversations or MemoryConversations()

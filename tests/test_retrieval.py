@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from assistant.retrieval import Filters, Retriever
 from assistant.service import Assistant
 from tests.conftest import ROOT
@@ -75,7 +77,7 @@ def test_in_memory_dense_search_matches_chroma(full_assistant: Assistant) -> Non
 
 
 def test_english_questions_are_searched_with_the_dutch_words_of_the_glossary(
-    full_assistant: Assistant,
+    full_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prompts = full_assistant.prompts
     words = prompts.dutch_search_words(
@@ -83,7 +85,12 @@ def test_english_questions_are_searched_with_the_dutch_words_of_the_glossary(
     )
     assert {"tweedegraads", "bevoegdheid", "zij-instroom"} <= set(words.split())
     assert prompts.dutch_search_words("Wat verdient een leraar?") == ""  # nothing English in it
+    embedder = full_assistant.embedder
+    embed, texts = embedder.embed_query, []
+    monkeypatch.setattr(embedder, "embed_query", lambda text: texts.append(text) or embed(text))
     turn = full_assistant.ask("How do I become a primary school teacher in the Netherlands?")
+    # The classifier and the retriever read one embedding: the question with its Dutch search words.
+    assert len(set(texts)) == 1 and "leraar" in texts[0], texts
     assert turn.language == "en" and turn.status == "answered"
     docs = [hit.chunk.doc_id for hit in turn.retrieved]
     assert "art-pabo-voltijd" in docs, docs

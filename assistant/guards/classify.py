@@ -180,13 +180,16 @@ class Classifier:
             verdict = self._planted[sentence] = self.by_rules(sentence) == "prompt_injection"
         return verdict
 
-    def classify(self, text: str, unscrubbed: str = "", follow_up: bool = False) -> Classification:
+    def classify(
+        self, text: str, unscrubbed: str = "", follow_up: bool = False, meaning: str = ""
+    ) -> Classification:
         """The intent of one (already scrubbed) message.
 
         `unscrubbed` is the same message before personal data was masked: hidden instructions are also
         decoded from it, because masking can break them (hex bytes look like a phone number). It is only
         read here, never stored or sent anywhere. A `follow_up` ("en kost dat iets?") means something only
-        with the previous question: the model does not refuse it (the rules still do).
+        with the previous question: the model does not refuse it (the rules still do). `meaning`, when
+        given, is the text whose embedding the model reads (the retrieval query, so one turn embeds once).
         """
         intent = self.by_rules(text)
         if intent:
@@ -204,7 +207,7 @@ class Classifier:
         if not any(self.prompts.intent_examples.values()):
             return Classification("question", "default", 0.0)
         if self.method == "model" and len(self.prompts.intent_examples) > 1:
-            probs = self.probabilities(text)
+            probs = self.probabilities(meaning or text)
             top = max(probs, key=lambda k: probs[k])
             needed = self.prompts.model_thresholds.get(top)
             if follow_up and top in ("out_of_scope", "prompt_injection", "abuse"):
