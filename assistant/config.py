@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.1
     llm_stream_usage: bool = True  # ask streamed replies for token counts (stream_options.include_usage)
     llm_classifier: bool = False
+    llm_condense: bool = True  # the LLM rewrites follow-ups as stand-alone questions (one short call each)
 
     # Retrieval and answering
     top_k: int = 5

@@ -67,7 +67,8 @@ class Turn(BaseModel):
     language: str = "nl"
     intent: str = "question"
     intent_source: str = ""
-    question: str = ""
+    question: str = ""  # what is searched and answered: the message, or a follow-up made stand-alone
+    condensed_by: str = ""  # "" (not a follow-up), "llm" or "carry_over"
     retrieved: list[Retrieved] = Field(default_factory=list)
     answerability: float = 0.0
     answer: str = ""
@@ -164,11 +165,43 @@ def _is_follow_up(turn: Turn) -> bool:
 
 
 def condense(turn: Turn, ctx: Context) -> None:
-    """A short follow-up ("en in het mbo?") borrows the subject of the previous question."""
+    """A follow-up ("en in het mbo?") becomes a stand-alone question: rewritten by the LLM when one is
+    configured, else the previous question with the follow-up's terms carried over."""
     turn.question = turn.text
-    if _is_follow_up(turn):
-        previous = [h for h in turn.history if h.role == "user" and not h.blocked]
-        turn.question = f"{previous[-1].text} {turn.text}"
+    if not _is_follow_up(turn):
+        return
+    if ctx.llm is not None and ctx.settings.llm_condense:
+        rewritten = _llm_condense(turn, ctx)
+        if rewritten:
+            turn.question, turn.condensed_by = rewritten, "llm"
+            return
+    previous = [h for h in turn.history if h.role == "user" and not h.blocked]
+    turn.question, turn.condensed_by = ctx.prompts.carry_over(previous[-1].text, turn.text), "carry_over"
+
+
+def _llm_condense(turn: Turn, ctx: Context) -> str:
+    assert ctx.llm is not None
+    history: list[Message] = [
+        {"role": h.role, "content": h.text}
+        for h in turn.history[-ctx.settings.max_history_turns :]
+        if not h.blocked
+    ]
+    try:
+        reply = ctx.llm.complete(
+            [
+                {"role": "system", "content": ctx.prompts.condense},
+                *history,
+                {"role": "user", "content": turn.text},
+            ]
+        )
+    except UpstreamError:
+        return ""  # the offline carry-over takes over
+    lines = [line.strip().strip('"').strip() for line in reply.strip().splitlines() if line.strip()]
+    question = lines[0] if lines else ""
+    # A rewrite is one question about as long as a message; anything else is not trusted.
+    if not question or len(question) > min(ctx.settings.max_message_chars, 3 * len(turn.text) + 400):
+        return ""
+    return question
 
 
 def _search_text(text: str, turn: Turn, ctx: Context) -> str:

@@ -50,6 +50,8 @@ class Prompts:
     forbidden: list[re.Pattern[str]]
     intent_examples: dict[str, list[str]]
     glossary: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    # Interchangeable terms per kind (sector, subject, ...) for offline follow-ups.
+    follow_up_kinds: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
     # The intent model's minimum probability per intent; an intent without one is left to the rules.
     model_thresholds: dict[str, float] = field(default_factory=dict)
     canary: str = field(default_factory=lambda: "CANARY-" + secrets.token_hex(8))
@@ -57,6 +59,21 @@ class Prompts:
     def dutch_search_words(self, question: str) -> str:
         """The Dutch words of every glossary term an English question contains."""
         return " ".join(words for pattern, words in self.glossary if pattern.search(question))
+
+    def carry_over(self, previous: str, follow_up: str) -> str:
+        """A follow-up as a stand-alone search text without an LLM: the previous question, with each term
+        of a kind the follow-up names exactly once ("en in het mbo?") put in place of that kind's other
+        terms, then the follow-up itself."""
+        text = previous
+        for terms in self.follow_up_kinds.values():
+            named = [(value, m) for value, pattern in terms.items() if (m := pattern.search(follow_up))]
+            if len(named) != 1:
+                continue
+            value, match = named[0]
+            for other, pattern in terms.items():
+                if other != value:
+                    text = pattern.sub(match.group(0), text)
+        return f"{text} {follow_up}"
 
     def system_prompt(self, language: str) -> str:
         return self.system[language].replace("{canary}", self.canary)
@@ -136,4 +153,13 @@ def load_prompts(folder: Path) -> Prompts:
         ]
         if (folder / "glossary.yaml").exists()
         else [],
+        follow_up_kinds={
+            str(kind): {
+                str(value): _compile(rf"(?<![\w-])(?:{pattern})", f"follow_ups.yaml:{kind}")
+                for value, pattern in terms.items()
+            }
+            for kind, terms in ((_yaml(folder / "follow_ups.yaml") or {}).get("kinds") or {}).items()
+        }
+        if (folder / "follow_ups.yaml").exists()
+        else {},
     )

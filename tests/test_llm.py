@@ -134,3 +134,35 @@ def test_the_llm_classifier_decides_and_falls_back_on_error(fixture_assistant: A
         fallback = Turn(raw="", text="Hoe lang duurt de deeltijdpabo?")
         classify(fallback, llm_ctx)
         assert fallback.intent == "question" and fallback.intent_source != "llm"
+
+
+def test_the_llm_rewrites_a_follow_up_and_the_carry_over_is_the_fallback(
+    fixture_assistant: Assistant,
+) -> None:
+    from assistant.pipeline import HistoryItem, condense
+
+    ctx = fixture_assistant.context
+    history = [
+        HistoryItem(role="user", text="Hoe word ik leraar in het basisonderwijs?"),
+        HistoryItem(role="assistant", text="Via de pabo [1]."),
+    ]
+    rewritten = "Hoe word ik docent in het mbo?"
+    with ScriptedOpenAIServer([{"reply": f'"{rewritten}"\n'}, {"status": 500}]) as server:
+        llm_ctx = _context(fixture_assistant, OpenAICompatibleChatModel(server.url, "m"))
+        turn = Turn(raw="", text="en in het mbo?", history=history)
+        condense(turn, llm_ctx)
+        assert (turn.question, turn.condensed_by) == (rewritten, "llm")
+        messages = server.chat_requests()[0]["body"]["messages"]
+        assert messages[0]["content"] == ctx.prompts.condense
+        assert [m["content"] for m in messages[1:]] == [h.text for h in history] + ["en in het mbo?"]
+        failed = Turn(raw="", text="en in het mbo?", history=history)
+        condense(failed, llm_ctx)  # the LLM answers 500: the offline carry-over takes over
+    assert failed.condensed_by == "carry_over"
+    assert failed.question == "Hoe word ik leraar in het mbo? en in het mbo?"
+    # Not a follow-up: no LLM call, the message is the question.
+    with ScriptedOpenAIServer([{"reply": "mag niet gebruikt worden"}]) as server:
+        llm_ctx = _context(fixture_assistant, OpenAICompatibleChatModel(server.url, "m"))
+        alone = Turn(raw="", text="Hoe lang duurt de deeltijdpabo en wat kost die opleiding eigenlijk?")
+        condense(alone, llm_ctx)
+        assert alone.question == alone.text and alone.condensed_by == ""
+        assert server.chat_requests() == []

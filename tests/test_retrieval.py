@@ -96,3 +96,21 @@ def test_english_questions_are_searched_with_the_dutch_words_of_the_glossary(
     assert "art-pabo-voltijd" in docs, docs
     without = full_assistant.retriever.search("How do I become a primary school teacher in the Netherlands?")
     assert "art-pabo-voltijd" not in [hit.chunk.doc_id for hit in without], "the glossary made the difference"
+
+
+def test_an_offline_follow_up_swaps_the_term_it_names(full_assistant: Assistant) -> None:
+    prompts = full_assistant.prompts
+    assert prompts.carry_over("Hoe lang duurt de deeltijdpabo?", "En de voltijd?").startswith(
+        "Hoe lang duurt de voltijdpabo?"
+    )
+    assert prompts.carry_over("Hoe word ik leraar Engels?", "en Duits?").startswith(
+        "Hoe word ik leraar Duits?"
+    )
+    # Two terms of one kind: nothing is swapped, the previous question is kept whole.
+    kept = prompts.carry_over("Hoe word ik leraar Engels?", "en wiskunde of Duits?")
+    assert kept.startswith("Hoe word ik leraar Engels?")
+    first = full_assistant.ask("Hoe word ik leraar in het basisonderwijs?")
+    turn = full_assistant.ask("en in het mbo?", conversation_id=first.conversation_id)
+    assert turn.condensed_by == "carry_over" and "basisonderwijs" not in turn.question
+    docs = [hit.chunk.doc_id for hit in turn.retrieved]
+    assert "art-docent-worden-in-het-mbo" in docs and "art-pabo-voltijd" not in docs, docs
