@@ -12,6 +12,8 @@ from assistant.api.app import create_app
 from assistant.api.streaming import pieces
 from assistant.service import Assistant
 
+QUESTION = "Hoe lang duurt de deeltijdpabo?"
+
 
 @pytest.fixture
 def client(fixture_assistant: Assistant, tmp_path: Path) -> TestClient:
@@ -242,8 +244,20 @@ def test_document_pages_render(client: TestClient) -> None:
     assert client.get("/kennisbank/artikelen/bestaat-niet").status_code == 404
 
 
-def test_a_visitor_who_leaves_stops_the_llm_stream(fixture_assistant: Assistant, tmp_path: Path) -> None:
-    """Closing /v1/chat/stream mid-answer closes the LLM stream too; the question is still stored."""
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/stream", {"message": QUESTION}),
+        ("/v1/chat", {"message": QUESTION}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}]}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}], "stream": True}),
+    ],
+)
+def test_a_visitor_who_leaves_stops_the_llm_stream(
+    fixture_assistant: Assistant, tmp_path: Path, path: str, body: dict[str, object]
+) -> None:
+    """Leaving mid-answer (closing the stream, or a client giving up on a plain request) closes the LLM
+    stream too, on every chat endpoint; the question is still stored."""
     import copy
     import time
 
@@ -275,15 +289,17 @@ def test_a_visitor_who_leaves_stops_the_llm_stream(fixture_assistant: Assistant,
             update={"data_dir": tmp_path / "appdata", "database_url": db.url}
         )
         with ServerThread(create_app(settings, assistant=assistant)) as server:
-            with (
-                httpx.Client(base_url=server.url, timeout=20, trust_env=False) as client,
-                client.stream(
-                    "POST", "/v1/chat/stream", json={"message": "Hoe lang duurt de deeltijdpabo?"}
-                ) as response,
-            ):
-                assert response.status_code == 200
-                wait_for(lambda: llm.chat_requests())
-                time.sleep(0.3)  # the LLM is mid-reply; now the visitor closes the tab
+            with httpx.Client(base_url=server.url, timeout=20, trust_env=False) as client:
+                if path == "/v1/chat/stream":
+                    with client.stream("POST", path, json=body) as response:
+                        assert response.status_code == 200
+                        wait_for(lambda: llm.chat_requests())
+                        time.sleep(0.3)  # the LLM is mid-reply; now the visitor closes the tab
+                else:
+                    # The answer is only sent when complete: the client gives up waiting for it.
+                    with pytest.raises(httpx.ReadTimeout):
+                        client.post(path, json=body, timeout=httpx.Timeout(20, read=1.0))
+                    assert llm.chat_requests(), "the LLM was asked before the client left"
             wait_for(lambda: llm.aborted == 1)
             with db.engine.connect() as conn:
                 wait_for(
@@ -291,5 +307,5 @@ def test_a_visitor_who_leaves_stops_the_llm_stream(fixture_assistant: Assistant,
                 )
                 rows = conn.execute(select(messages.c.role, messages.c.text, messages.c.reason)).all()
     assert [(r.role, r.reason) for r in rows] == [("user", None), ("assistant", "cancelled")]
-    assert rows[0].text == "Hoe lang duurt de deeltijdpabo?"
+    assert rows[0].text == QUESTION
     assert len(llm.chat_requests()) == 1, "no retry after the visitor left"

@@ -14,7 +14,7 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,7 +26,7 @@ from assistant.api.openai_compat import router as openai_router
 from assistant.api.pages import router as pages_router
 from assistant.api.profiles import Profile, load_profiles
 from assistant.api.schemas import ChatRequest, ChatResponse, FeedbackRequest, FeedbackResponse
-from assistant.api.streaming import pieces
+from assistant.api.streaming import CLIENT_CLOSED_REQUEST, pieces, while_connected
 from assistant.api.whatsapp import router as whatsapp_router
 from assistant.apikeys import ApiKeys
 from assistant.channels.whatsapp import start_worker, stop_worker
@@ -179,9 +179,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     @app.post(
         "/v1/chat", response_model=ChatResponse, tags=["chat"], dependencies=[Depends(rate_limit("chat"))]
     )
-    async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+    async def chat(body: ChatRequest, request: Request) -> ChatResponse | Response:
         """Answer one message with citations and referrals."""
-        turn = await to_thread.run_sync(answer, body, request)
+        turn = await while_connected(request, lambda cancelled: answer(body, request, cancelled))
+        if turn is None:  # the client left: the question is stored as cancelled, nobody reads a reply
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         return ChatResponse.from_turn(turn)
 
     @app.post("/v1/chat/stream", tags=["chat"], dependencies=[Depends(rate_limit("chat"))])

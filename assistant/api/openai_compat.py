@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.api.admin import AuthError, require_partner_key
 from assistant.api.schemas import ChatRequest, FiltersIn
-from assistant.api.streaming import pieces
+from assistant.api.streaming import CLIENT_CLOSED_REQUEST, pieces, while_connected
 from assistant.pipeline import Citation, Turn
 from assistant.ratelimit import RateLimited, rate_limit
 
@@ -255,7 +255,10 @@ async def chat_completions(body: CompletionRequest, request: Request) -> Respons
         if known.require_key:
             await to_thread.run_sync(require_partner_key, request, profile)
         await to_thread.run_sync(_ensure_conversation, request, conversation_id, profile)
-    turn: Turn = await to_thread.run_sync(request.app.state.answer, chat, request)
+    answer = request.app.state.answer
+    turn: Turn | None = await while_connected(request, lambda cancelled: answer(chat, request, cancelled))
+    if turn is None:  # the client left before the answer was ready; the question is stored as cancelled
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     content = completion_content(turn, _site_base(request))
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
