@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -71,19 +72,24 @@ def bench_latency(n: int = 200) -> None:
         s = settings(Path(tmp) / "data", ROOT / "corpus")
         assistant = Assistant(s)
         assistant.ingest()
+        with socket.socket() as probe:  # a free loopback port: a fixed one may be taken
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(s, assistant=assistant), host="127.0.0.1", port=8765, log_level="warning"
+                create_app(s, assistant=assistant), host="127.0.0.1", port=port, log_level="warning"
             )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
+            if not thread.is_alive():
+                raise SystemExit(f"the server did not start on 127.0.0.1:{port}")
             time.sleep(0.05)
         questions = [str(item["turns"][-1]) for item in golden()]  # type: ignore[index]
         questions = (questions * (n // len(questions) + 1))[:n]
         timings: list[float] = []
-        with httpx.Client(base_url="http://127.0.0.1:8765", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             client.post("/v1/chat", json={"message": "warm-up"})
             for question in questions:
                 started = time.perf_counter()
