@@ -54,6 +54,8 @@ class Prompts:
     follow_up_kinds: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
     # The intent model's minimum probability per intent; an intent without one is left to the rules.
     model_thresholds: dict[str, float] = field(default_factory=dict)
+    # Words of this domain: a message with one is never refused as out of scope by the intent model.
+    in_scope_terms: re.Pattern[str] | None = None
     canary: str = field(default_factory=lambda: "CANARY-" + secrets.token_hex(8))
 
     def dutch_search_words(self, question: str) -> str:
@@ -147,6 +149,9 @@ def load_prompts(folder: Path) -> Prompts:
         forbidden=forbidden,
         intent_examples=examples,
         model_thresholds={str(k): float(v) for k, v in (rules.get("model_thresholds") or {}).items()},
+        in_scope_terms=_compile(rules["in_scope_terms"], "rules.yaml:in_scope_terms")
+        if rules.get("in_scope_terms")
+        else None,
         glossary=[
             (_compile(pattern, "glossary.yaml"), str(words))
             for pattern, words in ((_yaml(folder / "glossary.yaml") or {}).get("en_nl") or {}).items()

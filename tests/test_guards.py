@@ -230,3 +230,20 @@ def test_the_model_never_refuses_a_short_follow_up(classifier: Classifier) -> No
     text = "Welke wijn past het best bij een zalmschotel met dille?"
     assert classifier.classify(text, follow_up=True).intent == "question"
     assert "personal_verdict" not in classifier.prompts.model_thresholds, "verdicts are left to the rules"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Hoe word ik juf?", "question"),  # the model alone said out_of_scope (0.98)
+        ("Hoe word ik kleuterjuf?", "question"),  # a compound the refusal rule did not know
+        ("Hoe word ik meester?", "question"),
+        ("Hoe word ik rijleraar?", "out_of_scope"),
+        ("Hoe word ik burgemeester?", "out_of_scope"),
+        ("Ik ben leraar en twijfel: op welke partij moet ik stemmen?", "out_of_scope"),
+    ],
+)
+def test_naming_the_work_keeps_a_short_question_in_scope(
+    classifier: Classifier, text: str, intent: str
+) -> None:
+    assert classifier.classify(text).intent == intent

@@ -212,6 +212,9 @@ class Classifier:
             needed = self.prompts.model_thresholds.get(top)
             if follow_up and top in ("out_of_scope", "prompt_injection", "abuse"):
                 needed = None
+            domain = self.prompts.in_scope_terms
+            if top == "out_of_scope" and domain is not None and domain.search(text):
+                needed = None  # it names the work this assistant is about: a question, however short
             if top != "question" and needed is not None and probs[top] >= needed:
                 return Classification(top, "model", probs[top])
             return Classification("question", "model", probs.get("question", 0.0))
