@@ -179,18 +179,22 @@ def condense(turn: Turn, ctx: Context) -> None:
     turn.question, turn.condensed_by = ctx.prompts.carry_over(previous[-1].text, turn.text), "carry_over"
 
 
-def _llm_condense(turn: Turn, ctx: Context) -> str:
-    assert ctx.llm is not None
-    history: list[Message] = [
+def _history(turn: Turn, ctx: Context) -> list[Message]:
+    """The recent conversation as LLM messages; refused turns stay out."""
+    return [
         {"role": h.role, "content": h.text}
         for h in turn.history[-ctx.settings.max_history_turns :]
         if not h.blocked
     ]
+
+
+def _llm_condense(turn: Turn, ctx: Context) -> str:
+    assert ctx.llm is not None
     try:
         reply = ctx.llm.complete(
             [
                 {"role": "system", "content": ctx.prompts.condense},
-                *history,
+                *_history(turn, ctx),
                 {"role": "user", "content": turn.text},
             ]
         )
@@ -262,11 +266,7 @@ def compose(turn: Turn, ctx: Context) -> None:
     if ctx.llm is None:
         turn.answer, turn.composer = _extractive(turn, ctx), "extractive"
         return
-    history: list[Message] = [
-        {"role": h.role, "content": h.text}
-        for h in turn.history[-ctx.settings.max_history_turns :]
-        if not h.blocked
-    ]
+    history = _history(turn, ctx)
     correction = ""
     for _attempt in range(2):  # one retry with the failure named
         try:
