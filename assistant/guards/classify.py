@@ -10,6 +10,7 @@ import threading
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -113,7 +114,9 @@ class Classifier:
         self._fitted: Any = None
         self._fit_lock = threading.Lock()
         self._combined: dict[str, re.Pattern[str]] = {}
-        self._planted: dict[str, bool] = {}
+        # Asked for every candidate sentence of every extractive answer; the corpus is finite, so the
+        # verdicts are kept (bounded, in case documents change while the process runs).
+        self.planted_instruction = lru_cache(maxsize=20_000)(self._planted_instruction)
 
     def _example_vectors(self) -> dict[str, np.ndarray]:
         if not self._examples:
@@ -167,18 +170,9 @@ class Classifier:
                 return intent
         return None
 
-    def planted_instruction(self, sentence: str) -> bool:
-        """Whether a knowledge-base sentence reads as an instruction to the assistant.
-
-        Asked for every candidate sentence of every extractive answer; the corpus is finite, so the
-        verdicts are kept (bounded, in case documents change while the process runs).
-        """
-        verdict = self._planted.get(sentence)
-        if verdict is None:
-            if len(self._planted) >= 20_000:
-                self._planted.clear()
-            verdict = self._planted[sentence] = self.by_rules(sentence) == "prompt_injection"
-        return verdict
+    def _planted_instruction(self, sentence: str) -> bool:
+        """Whether a knowledge-base sentence reads as an instruction to the assistant."""
+        return self.by_rules(sentence) == "prompt_injection"
 
     def classify(
         self, text: str, unscrubbed: str = "", follow_up: bool = False, meaning: str = ""
