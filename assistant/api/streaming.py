@@ -13,8 +13,6 @@ from starlette.requests import Request
 
 T = TypeVar("T")
 
-# How often a waiting request checks whether its client is still connected.
-DISCONNECT_POLL_SECONDS = 0.1
 # nginx's status for "the client closed the connection before the response"; only ever seen in logs.
 CLIENT_CLOSED_REQUEST = 499
 
@@ -30,8 +28,10 @@ async def while_connected(request: Request, work: Callable[[threading.Event], T]
     failed: list[BaseException] = []
 
     async def watch(scope: anyio.CancelScope) -> None:
-        while not await request.is_disconnected():
-            await anyio.sleep(DISCONNECT_POLL_SECONDS)
+        # The body has been read: the next message the server hands over is the disconnect. Waiting for it
+        # costs nothing, where polling cost ~5 ms of CPU per answer under load (bench/load.py).
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
         cancelled.set()
         scope.cancel()
 
